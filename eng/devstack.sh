@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# Local stack for FinanceHub.Data: PostgreSQL 17 + TimescaleDB (Debian's Apache-2 edition) and an
+# S3-compatible server (moto), both on 127.0.0.1, running from a Debian 13 (trixie) root made with
+# debootstrap. No Docker engine is needed.
+#
+#   eng/devstack.sh up       provision (first time, cached) and start both servers; idempotent
+#   eng/devstack.sh down     stop both servers (the root and the database files stay)
+#   eng/devstack.sh status   say what runs where
+#   eng/devstack.sh env      print the environment variables that point the project at the stack
+#   eng/devstack.sh reset    stop, then delete the database files (the cached root stays)
+#
+# Settings (environment):
+#   DEVSTACK_ROOT      where the trixie root is cached   (default /var/cache/financehub-devstack/trixie)
+#   DEVSTACK_PG_PORT   PostgreSQL port on 127.0.0.1      (default 55432)
+#   DEVSTACK_S3_PORT   moto_server port on 127.0.0.1     (default 55433)
+#   DEVSTACK_MIRROR    Debian mirror for debootstrap     (default: read from the host's apt sources)
+# To use an existing server instead, set FINANCEHUB_CONNECTION_STRING (or the TIMESCALE_DB_*
+# variables) and skip this script; see README.md.
+set -euo pipefail
+
+ROOT=${DEVSTACK_ROOT:-/var/cache/financehub-devstack/trixie}
+PG_PORT=${DEVSTACK_PG_PORT:-55432}
+S3_PORT=${DEVSTACK_S3_PORT:-55433}
+PG_PASSWORD=financehub
+PG_DATA=/srv/financehub/pgdata          # inside the root
+LOG_DIR=/srv/financehub/log             # inside the root
+PACKAGES=(postgresql-17 postgresql-17-timescaledb python3-moto python3-flask python3-flask-cors)
+
+say()  { printf 'devstack: %s\n' "$*" >&2; }
+fail() { printf 'devstack: ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_root() {
+  [ "$(id -u)" -eq 0 ] || fail "must run as root (debootstrap and chroot need it); try: sudo $0 $*"
+}
+
+host_mirror() {
+  if [ -n "${DEVSTACK_MIRROR:-}" ]; then echo "$DEVSTACK_MIRROR"; return; fi
+  local uri=""
+  if compgen -G '/etc/apt/sources.list.d/*.sources' >/dev/null; then
+    uri=$(grep -h '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' | grep -v -- '-security' | head -n1 || true)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '/^deb /{print $2}' /etc/apt/sources.list | grep -v -- '-security' | head -n1 || true)
+  fi
+  [ -n "$uri" ] || fail "cannot find a Debian mirror in the host's apt sources; set DEVSTACK_MIRROR"
+  echo "$uri"
+}
+
+in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/root LANG=C.UTF-8 "$@"; }
+as_postgres() { chroot --userspec=postgres:postgres "$ROOT" /usr/bin/env -i PATH=/usr/lib/postgresql/17/bin:/usr/bin:/bin HOME=/var/lib/postgresql LANG=C.UTF-8 "$@"; }
+
+mount_proc() { mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"; }
+umount_proc() { mountpoint -q "$ROOT/proc" && umount "$ROOT/proc" || true; }
+
+provision() {
+  if [ -f "$ROOT/.financehub-provisioned" ]; then return; fi
+  need_root "$@"
+  if ! command -v debootstrap >/dev/null 2>&1 && [ ! -x /usr/sbin/debootstrap ]; then
+    say "installing debootstrap on the host"
+    apt-get update -qq || fail "apt-get update failed on the host"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null || fail "cannot install debootstrap"
+  fi
+  local mirror; mirror=$(host_mirror)
+  if [ ! -f "$ROOT/.debootstrap-done" ]; then
+    say "creating a Debian 13 (trixie) root in $ROOT (about a minute)"
+    rm -rf "$ROOT"; mkdir -p "$ROOT"
+    PATH=$PATH:/usr/sbin debootstrap --variant=minbase trixie "$ROOT" "$mirror" >"$ROOT.debootstrap.log" 2>&1 \
+      || fail "debootstrap failed; see $ROOT.debootstrap.log"
+    touch "$ROOT/.debootstrap-done"
+  fi
+  say "installing ${PACKAGES[*]} in the root"
+  # No services may start inside the root during install, and no default cluster is wanted.
+  printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod +x "$ROOT/usr/sbin/policy-rc.d"
+  mkdir -p "$ROOT/etc/postgresql-common"
+  echo 'create_main_cluster = false' >"$ROOT/etc/postgresql-common/createcluster.conf"
+  cp /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  mount_proc
+  trap umount_proc EXIT
+  in_root apt-get update -qq >"$ROOT.apt.log" 2>&1 || fail "apt-get update in the root failed; see $ROOT.apt.log"
+  in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >>"$ROOT.apt.log" 2>&1 \
+    || fail "installing packages in the root failed; see $ROOT.apt.log"
+  in_root apt-get clean
+  umount_proc; trap - EXIT
+  [ -x "$ROOT/usr/lib/postgresql/17/bin/postgres" ] || fail "postgresql-17 is missing from the root after install"
+  [ -f "$ROOT/usr/share/postgresql/17/extension/timescaledb.control" ] || fail "timescaledb is missing from the root after install"
+  in_root sh -c 'command -v moto_server' >/dev/null || fail "moto_server is missing from the root after install"
+  touch "$ROOT/.financehub-provisioned"
+  say "root ready ($(du -sh "$ROOT" | cut -f1))"
+}
+
+pg_running() { as_postgres pg_ctl -D "$PG_DATA" status >/dev/null 2>&1; }
+
+init_cluster() {
+  if [ -f "$ROOT$PG_DATA/PG_VERSION" ]; then return; fi
+  say "initialising the PostgreSQL cluster"
+  mkdir -p "$ROOT$PG_DATA" "$ROOT$LOG_DIR"
+  chroot "$ROOT" chown -R postgres:postgres /srv/financehub
+  printf '%s\n' "$PG_PASSWORD" >"$ROOT/srv/financehub/pwfile"; chroot "$ROOT" chown postgres /srv/financehub/pwfile
+  as_postgres initdb -D "$PG_DATA" -U postgres --pwfile=/srv/financehub/pwfile --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$ROOT$LOG_DIR/initdb.log" 2>&1 \
+    || fail "initdb failed; see $ROOT$LOG_DIR/initdb.log"
+  rm -f "$ROOT/srv/financehub/pwfile"
+  cat >>"$ROOT$PG_DATA/postgresql.conf" <<CONF
+# FinanceHub devstack
+shared_preload_libraries = 'timescaledb'
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '/tmp'
+dynamic_shared_memory_type = sysv
+max_connections = 200
+shared_buffers = 1GB
+work_mem = 32MB
+maintenance_work_mem = 512MB
+max_wal_size = 4GB
+checkpoint_timeout = 15min
+timescaledb.telemetry_level = off
+timescaledb.max_background_workers = 8
+max_worker_processes = 16
+CONF
+}
+
+start_pg() {
+  init_cluster
+  if pg_running; then say "PostgreSQL already running on 127.0.0.1:$PG_PORT"; return; fi
+  say "starting PostgreSQL 17 on 127.0.0.1:$PG_PORT"
+  as_postgres pg_ctl -D "$PG_DATA" -l "$LOG_DIR/postgresql.log" -w -t 60 start >/dev/null \
+    || fail "PostgreSQL did not start; see $ROOT$LOG_DIR/postgresql.log"
+}
+
+s3_pid() { cat "$ROOT$LOG_DIR/moto.pid" 2>/dev/null || true; }
+s3_running() { local p; p=$(s3_pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+start_s3() {
+  if s3_running; then say "moto_server already running on 127.0.0.1:$S3_PORT"; return; fi
+  say "starting moto_server (S3 API) on 127.0.0.1:$S3_PORT"
+  mkdir -p "$ROOT$LOG_DIR"
+  nohup chroot "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+    moto_server -H 127.0.0.1 -p "$S3_PORT" >"$ROOT$LOG_DIR/moto.log" 2>&1 </dev/null &
+  echo $! >"$ROOT$LOG_DIR/moto.pid"
+  for _ in $(seq 1 60); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then return; fi
+    s3_running || fail "moto_server exited; see $ROOT$LOG_DIR/moto.log"
+    sleep 0.5
+  done
+  fail "moto_server did not answer on 127.0.0.1:$S3_PORT within 30 s; see $ROOT$LOG_DIR/moto.log"
+}
+
+print_env() {
+  cat <<ENV
+export TIMESCALE_DB_HOST=127.0.0.1
+export TIMESCALE_DB_PORT=$PG_PORT
+export TIMESCALE_DB_NAME=financehub
+export TIMESCALE_DB_USER=postgres
+export TIMESCALE_DB_PASSWORD=$PG_PASSWORD
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
+export AWS_ACCESS_KEY_ID=testing
+export AWS_SECRET_ACCESS_KEY=testing
+export AWS_REGION=us-east-1
+export ARCHIVE_S3_FORCE_PATH_STYLE=true
+ENV
+}
+
+cmd=${1:-}
+case "$cmd" in
+  up)
+    need_root up
+    provision
+    start_pg
+    start_s3
+    PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAqc \
+      "SELECT 1 FROM pg_database WHERE datname='financehub'" | grep -q 1 \
+      || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE financehub' \
+      || fail "cannot create database financehub"
+    say "up: PostgreSQL 127.0.0.1:$PG_PORT (database financehub), S3 http://127.0.0.1:$S3_PORT"
+    ;;
+  down)
+    if [ -d "$ROOT$PG_DATA" ] && pg_running; then as_postgres pg_ctl -D "$PG_DATA" -m fast -w stop >/dev/null; say "PostgreSQL stopped"; fi
+    if s3_running; then kill "$(s3_pid)"; rm -f "$ROOT$LOG_DIR/moto.pid"; say "moto_server stopped"; fi
+    ;;
+  reset)
+    "$0" down
+    rm -rf "${ROOT:?}$PG_DATA"; say "database files removed"
+    ;;
+  status)
+    [ -f "$ROOT/.financehub-provisioned" ] && echo "root:       $ROOT (provisioned)" || echo "root:       $ROOT (not provisioned; run: $0 up)"
+    if [ -f "$ROOT/.financehub-provisioned" ] && pg_running; then echo "postgresql: running on 127.0.0.1:$PG_PORT"; else echo "postgresql: stopped"; fi
+    if s3_running; then echo "s3 (moto):  running on 127.0.0.1:$S3_PORT"; else echo "s3 (moto):  stopped"; fi
+    ;;
+  env) print_env ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

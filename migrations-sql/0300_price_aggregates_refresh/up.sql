@@ -1,0 +1,18 @@
+-- Materialize the aggregates over rows that were already there (a baselined or converted database): the refresh
+-- policies only look back 7 / 30 days. NOT TRANSACTIONAL: refresh_continuous_aggregate commits as it goes and
+-- cannot run inside a transaction block, so this runs on its own (suppressTransaction) and cannot be rolled back;
+-- it only (re)computes aggregate rows, so running it again is safe.
+DO $fh$
+BEGIN
+  IF financehub.timescale_license() = 'timescale' THEN
+    CALL refresh_continuous_aggregate('asset_prices_hourly', NULL, now() - INTERVAL '1 hour');
+    CALL refresh_continuous_aggregate('asset_prices_daily', NULL, now() - INTERVAL '1 hour');
+  ELSE
+    REFRESH MATERIALIZED VIEW asset_prices_hourly;
+    REFRESH MATERIALIZED VIEW asset_prices_daily;
+    UPDATE financehub.maintenance_policies
+    SET materialized_through = now(), last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = 'Success'
+    WHERE kind = 'Refresh' AND target IN ('asset_prices_hourly', 'asset_prices_daily');
+  END IF;
+END
+$fh$;

@@ -1,0 +1,133 @@
+-- Helper functions of FinanceHub.Data (the seed's setup_timescale_functions). Idempotent: CREATE OR REPLACE.
+
+-- 'timescale' (community edition), 'apache' (Apache-2 edition), or 'none' (extension not loaded).
+CREATE OR REPLACE FUNCTION financehub.timescale_license() RETURNS text
+LANGUAGE sql STABLE AS
+$fn$ SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                 THEN coalesce(current_setting('timescaledb.license', true), 'apache')
+                 ELSE 'none' END $fn$;
+
+-- Per-feature support on this server: native, emulated (run by the project) or unavailable.
+CREATE OR REPLACE FUNCTION financehub.feature_support()
+RETURNS TABLE (feature text, support text, detail text)
+LANGUAGE sql STABLE AS
+$fn$
+  WITH l AS (SELECT financehub.timescale_license() AS license)
+  SELECT f.feature,
+         CASE WHEN l.license = 'none' THEN 'unavailable'
+              WHEN l.license = 'timescale' OR f.apache = 'native' THEN 'native'
+              ELSE f.apache END,
+         CASE WHEN l.license = 'none' THEN 'the timescaledb extension is not installed'
+              WHEN l.license = 'timescale' OR f.apache = 'native' THEN f.native_detail
+              ELSE f.apache_detail END
+  FROM l, (VALUES
+    ('hypertables',            'native',      'create_hypertable, chunks, drop_chunks', NULL),
+    ('time_bucket',            'native',      'time_bucket, first, last', NULL),
+    ('compression',            'unavailable', 'columnstore compression with policies',
+                                              'needs the community edition (timescaledb.license = timescale)'),
+    ('retention_policies',     'emulated',    'add_retention_policy jobs',
+                                              'financehub.maintenance_policies, run by financehub-data maintain'),
+    ('continuous_aggregates',  'emulated',    'continuous aggregates, real-time',
+                                              'materialized views refreshed by financehub-data maintain'),
+    ('aggregate_refresh',      'emulated',    'add_continuous_aggregate_policy jobs',
+                                              'financehub.maintenance_policies, run by financehub-data maintain'),
+    ('jobs',                   'unavailable', 'TimescaleDB background jobs',
+                                              'needs the community edition; project policies stand in'),
+    ('gapfill',                'emulated',    'time_bucket_gapfill, locf',
+                                              'generate_series over buckets with carried-forward close')
+  ) AS f(feature, apache, native_detail, apache_detail)
+$fn$;
+
+-- Drops chunks of a hypertable whose data is entirely older than now() - drop_after, and returns how many.
+-- Before dropping chunks of asset_prices_historic on the Apache edition, it keeps the OHLCV aggregate rows of the
+-- dropped range in financehub.asset_prices_*_retained, which the emulated aggregates read, so retention never
+-- silently deletes aggregate history (a continuous aggregate keeps it natively as long as its refresh window is
+-- shorter than the retention).
+CREATE OR REPLACE FUNCTION financehub.apply_retention(hypertable regclass, drop_after interval) RETURNS integer
+LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  boundary timestamptz;
+  dropped integer;
+BEGIN
+  IF drop_after IS NULL OR drop_after <= interval '0' THEN
+    RAISE EXCEPTION 'drop_after must be a positive interval, got %', drop_after;
+  END IF;
+  SELECT max(c.range_end) INTO boundary
+  FROM timescaledb_information.chunks c
+  WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass = hypertable
+    AND c.range_end <= now() - drop_after;
+  IF boundary IS NULL THEN
+    RETURN 0;
+  END IF;
+  IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
+    INSERT INTO financehub.asset_prices_hourly_retained
+    SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+    FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
+    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+    INSERT INTO financehub.asset_prices_daily_retained
+    SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+    FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
+    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+  END IF;
+  SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => boundary);
+  RETURN dropped;
+END
+$fn$;
+
+-- Turns a hypertable back into a plain table with the same name, columns, defaults, identity, constraints (same
+-- names), indexes and rows. Used by the Down of the TimescaleDB migration.
+CREATE OR REPLACE FUNCTION financehub.hypertable_to_plain(hypertable regclass) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  tbl_schema text;
+  tbl_name text;
+  tmp_name text;
+  r record;
+  constraint_defs text[] := '{}';
+  index_defs text[] := '{}';
+  identity_cols text[] := '{}';
+  seq_names text[] := '{}';
+  def text;
+  i integer;
+BEGIN
+  SELECT n.nspname, c.relname INTO tbl_schema, tbl_name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hypertable;
+  tmp_name := left(tbl_name, 50) || '_plain_tmp';
+
+  FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+           WHERE conrelid = hypertable AND contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY contype = 'f', conname LOOP
+    constraint_defs := constraint_defs || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', tbl_schema, tbl_name, r.conname, r.def);
+  END LOOP;
+  FOR r IN SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+           WHERE i.indrelid = hypertable AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) LOOP
+    index_defs := index_defs || r.def;
+  END LOOP;
+  FOR r IN SELECT a.attname, pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), a.attname) AS seq
+           FROM pg_attribute a WHERE a.attrelid = hypertable AND a.attidentity <> '' AND NOT a.attisdropped LOOP
+    identity_cols := identity_cols || r.attname::text;
+    seq_names := seq_names || r.seq;
+  END LOOP;
+
+  EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)',
+                 tbl_schema, tmp_name, tbl_schema, tbl_name);
+  EXECUTE format('INSERT INTO %I.%I OVERRIDING SYSTEM VALUE SELECT * FROM %I.%I', tbl_schema, tmp_name, tbl_schema, tbl_name);
+  EXECUTE format('DROP TABLE %I.%I', tbl_schema, tbl_name);
+  EXECUTE format('ALTER TABLE %I.%I RENAME TO %I', tbl_schema, tmp_name, tbl_name);
+  FOR i IN 1 .. coalesce(array_length(identity_cols, 1), 0) LOOP
+    -- The copy got a new sequence; give it the old name and carry on numbering after the highest value.
+    EXECUTE format('ALTER SEQUENCE %s RENAME TO %I',
+                   pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), identity_cols[i]),
+                   split_part(seq_names[i], '.', 2));
+    EXECUTE format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %I.%I), 0) + 1, false)',
+                   seq_names[i], identity_cols[i], tbl_schema, tbl_name);
+  END LOOP;
+  FOREACH def IN ARRAY constraint_defs LOOP EXECUTE def; END LOOP;
+  FOREACH def IN ARRAY index_defs LOOP EXECUTE def; END LOOP;
+END
+$fn$;

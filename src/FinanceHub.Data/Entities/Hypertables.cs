@@ -1,0 +1,49 @@
+namespace FinanceHub.Data.Entities;
+
+/// <summary>A hypertable of the project's model and the TimescaleDB settings the migrations give it.</summary>
+/// <param name="Table">Table name (schema <c>public</c>).</param>
+/// <param name="TimeColumn">Partitioning time column.</param>
+/// <param name="ChunkInterval">Chunk time interval, as a PostgreSQL interval literal.</param>
+/// <param name="Retention">Retention (drop after), as a PostgreSQL interval literal.</param>
+/// <param name="CompressAfter">Age after which chunks are compressed (community edition).</param>
+/// <param name="SegmentBy">Compression segment-by column, if any.</param>
+public sealed record HypertableDefinition(
+    string Table, string TimeColumn, string ChunkInterval, string Retention, string CompressAfter, string? SegmentBy);
+
+/// <summary>The project's hypertables.</summary>
+public static class Hypertables
+{
+    /// <summary><c>asset_prices_historic</c>: 7-day chunks, 2-year retention.</summary>
+    public static readonly HypertableDefinition AssetPrices = new("asset_prices_historic", "date", "7 days", "2 years", "30 days", "asset_id");
+
+    /// <summary><c>performance_metrics</c>: 1-day chunks, 30-day retention.</summary>
+    public static readonly HypertableDefinition PerformanceMetrics = new("performance_metrics", "created_at", "1 day", "30 days", "7 days", "metric_name");
+
+    /// <summary><c>api_usage_logs</c>: 1-hour chunks, 7-day retention.</summary>
+    public static readonly HypertableDefinition ApiUsageLogs = new("api_usage_logs", "created_at", "1 hour", "7 days", "1 day", "endpoint");
+
+    /// <summary>All of them.</summary>
+    public static IReadOnlyList<HypertableDefinition> All { get; } = [AssetPrices, PerformanceMetrics, ApiUsageLogs];
+
+    /// <summary>The definition of <paramref name="table"/>, or an <see cref="ArgumentException"/> naming the known ones.</summary>
+    public static HypertableDefinition Get(string table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        return All.FirstOrDefault(h => h.Table == table)
+            ?? throw new ArgumentException(
+                $"Unknown hypertable '{table}'. Known hypertables: {string.Join(", ", All.Select(h => h.Table))}.", nameof(table));
+    }
+}
+
+/// <summary>The OHLCV aggregates over <c>asset_prices_historic</c>.</summary>
+public static class Aggregates
+{
+    /// <summary>Hourly candles per asset.</summary>
+    public const string Hourly = "asset_prices_hourly";
+
+    /// <summary>Daily (UTC) candles per asset.</summary>
+    public const string Daily = "asset_prices_daily";
+
+    /// <summary>Both, finest first.</summary>
+    public static IReadOnlyList<string> All { get; } = [Hourly, Daily];
+}

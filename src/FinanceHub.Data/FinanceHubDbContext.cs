@@ -1,0 +1,45 @@
+using FinanceHub.Data.Entities;
+using Microsoft.EntityFrameworkCore;
+
+namespace FinanceHub.Data;
+
+/// <summary>
+/// The FinanceHub time-series model: assets, <c>asset_prices_historic</c>, <c>performance_metrics</c>,
+/// <c>api_usage_logs</c> (hypertables), the <c>asset_prices_hourly</c>/<c>asset_prices_daily</c> aggregates, and the
+/// project's own bookkeeping in schema <c>financehub</c>. Configure it with
+/// <see cref="FinanceHubDbContextOptionsExtensions.UseFinanceHubNpgsql(DbContextOptionsBuilder, Npgsql.NpgsqlDataSource)"/>
+/// (done for you by <c>services.AddFinanceHubData(configuration)</c>).
+/// </summary>
+public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) : DbContext(options)
+{
+    /// <summary>Schema of the project's own tables and SQL helper functions.</summary>
+    public const string ProjectSchema = "financehub";
+
+    /// <summary>Assets.</summary>
+    public DbSet<Asset> Assets => Set<Asset>();
+
+    /// <summary>Price bars (<c>asset_prices_historic</c>).</summary>
+    public DbSet<AssetPrice> AssetPrices => Set<AssetPrice>();
+
+    /// <summary>Application metrics (<c>performance_metrics</c>).</summary>
+    public DbSet<PerformanceMetric> PerformanceMetrics => Set<PerformanceMetric>();
+
+    /// <summary>API request log (<c>api_usage_logs</c>).</summary>
+    public DbSet<ApiUsageLog> ApiUsageLogs => Set<ApiUsageLog>();
+
+    /// <summary>Hourly candles (<c>asset_prices_hourly</c>), read-only.</summary>
+    public DbSet<HourlyPriceCandle> HourlyCandles => Set<HourlyPriceCandle>();
+
+    /// <summary>Daily candles (<c>asset_prices_daily</c>), read-only.</summary>
+    public DbSet<DailyPriceCandle> DailyCandles => Set<DailyPriceCandle>();
+
+    /// <summary>Project-run maintenance policies (<c>financehub.maintenance_policies</c>).</summary>
+    public DbSet<MaintenancePolicy> MaintenancePolicies => Set<MaintenancePolicy>();
+
+    /// <inheritdoc />
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        ArgumentNullException.ThrowIfNull(modelBuilder);
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(FinanceHubDbContext).Assembly);
+    }
+}

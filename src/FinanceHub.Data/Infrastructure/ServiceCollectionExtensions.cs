@@ -1,0 +1,41 @@
+using FinanceHub.Data;
+using FinanceHub.Data.Configuration;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+// ReSharper disable once CheckNamespace
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers FinanceHub.Data.</summary>
+public static class FinanceHubServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers one <see cref="NpgsqlDataSource"/>, <see cref="FinanceHubDbContext"/> over it, and the project's services.
+    /// Database settings come from <c>FinanceHub:Database</c> in <paramref name="configuration"/>, overlaid by the seed's
+    /// environment variables (<c>TIMESCALE_DB_*</c>) and <c>FINANCEHUB_CONNECTION_STRING</c>. Registrations use
+    /// <c>TryAdd</c>, so anything registered before this call wins.
+    /// </summary>
+    public static IServiceCollection AddFinanceHubData(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+
+        services.AddOptions<DatabaseOptions>()
+            .Bind(configuration.GetSection(DatabaseOptions.SectionName))
+            .PostConfigure(o => o.ApplyEnvironment(Environment.GetEnvironmentVariable))
+            .Validate(o => o.IsConfigured, DatabaseOptions.NotConfiguredMessage)
+            .ValidateOnStart();
+
+        services.TryAddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<DatabaseOptions>>().Value;
+            return new NpgsqlDataSourceBuilder(options.BuildConnectionString()).Build();
+        });
+        services.AddDbContext<FinanceHubDbContext>((sp, builder) => builder.UseFinanceHubNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.TryAddSingleton(TimeProvider.System);
+        return services;
+    }
+}
