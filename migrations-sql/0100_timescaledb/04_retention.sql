@@ -3,12 +3,12 @@
 DO $fh$
 BEGIN
   IF financehub.timescale_license() = 'timescale' THEN
-    PERFORM add_retention_policy('asset_prices_historic', drop_after => INTERVAL '2 years', if_not_exists => true);
+    PERFORM add_retention_policy('asset_prices_historic', drop_after => INTERVAL '730 days', if_not_exists => true);
     PERFORM add_retention_policy('performance_metrics', drop_after => INTERVAL '30 days', if_not_exists => true);
     PERFORM add_retention_policy('api_usage_logs', drop_after => INTERVAL '7 days', if_not_exists => true);
   ELSE
     INSERT INTO financehub.maintenance_policies (name, kind, target, drop_after, schedule_interval, enabled, next_run_at)
-    VALUES ('retention:asset_prices_historic', 'Retention', 'asset_prices_historic', INTERVAL '2 years', INTERVAL '1 day', true, now()),
+    VALUES ('retention:asset_prices_historic', 'Retention', 'asset_prices_historic', INTERVAL '730 days', INTERVAL '1 day', true, now()),
            ('retention:performance_metrics', 'Retention', 'performance_metrics', INTERVAL '30 days', INTERVAL '1 day', true, now()),
            ('retention:api_usage_logs', 'Retention', 'api_usage_logs', INTERVAL '7 days', INTERVAL '1 hour', true, now())
     ON CONFLICT (name) DO NOTHING;

@@ -20,6 +20,7 @@ BEGIN
   END LOOP;
 END
 $fh$;
+DROP FUNCTION IF EXISTS financehub.refresh_materialized_view(regclass, boolean);
 DROP FUNCTION IF EXISTS financehub.hypertable_to_plain(regclass);
 DROP FUNCTION IF EXISTS financehub.apply_retention(regclass, interval);
 DROP FUNCTION IF EXISTS financehub.feature_support();

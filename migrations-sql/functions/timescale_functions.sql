@@ -131,3 +131,19 @@ BEGIN
   FOREACH def IN ARRAY index_defs LOOP EXECUTE def; END LOOP;
 END
 $fn$;
+
+-- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text).
+CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
+    RAISE EXCEPTION '% is not a materialized view', target;
+  END IF;
+  IF use_concurrently AND EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relispopulated) THEN
+    EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', target);
+  ELSE
+    EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
+  END IF;
+END
+$fn$;

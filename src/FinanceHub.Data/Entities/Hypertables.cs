@@ -13,8 +13,8 @@ public sealed record HypertableDefinition(
 /// <summary>The project's hypertables.</summary>
 public static class Hypertables
 {
-    /// <summary><c>asset_prices_historic</c>: 7-day chunks, 2-year retention.</summary>
-    public static readonly HypertableDefinition AssetPrices = new("asset_prices_historic", "date", "7 days", "2 years", "30 days", "asset_id");
+    /// <summary><c>asset_prices_historic</c>: 7-day chunks, 2-year (730-day) retention.</summary>
+    public static readonly HypertableDefinition AssetPrices = new("asset_prices_historic", "date", "7 days", "730 days", "30 days", "asset_id");
 
     /// <summary><c>performance_metrics</c>: 1-day chunks, 30-day retention.</summary>
     public static readonly HypertableDefinition PerformanceMetrics = new("performance_metrics", "created_at", "1 day", "30 days", "7 days", "metric_name");

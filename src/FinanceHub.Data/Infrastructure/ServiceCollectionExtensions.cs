@@ -1,5 +1,6 @@
 using FinanceHub.Data;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -36,6 +37,7 @@ public static class FinanceHubServiceCollectionExtensions
         });
         services.AddDbContext<FinanceHubDbContext>((sp, builder) => builder.UseFinanceHubNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IMaintenanceRunner, MaintenanceRunner>();
         return services;
     }
 }

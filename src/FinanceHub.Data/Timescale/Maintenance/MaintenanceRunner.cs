@@ -1,0 +1,234 @@
+using System.Diagnostics;
+using FinanceHub.Data.Entities;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+
+namespace FinanceHub.Data.Timescale.Maintenance;
+
+/// <summary>
+/// Runs the maintenance policies that the project owns: on the Apache edition, retention
+/// (<c>financehub.apply_retention</c>, which keeps the aggregates of what it drops) and the refresh of the
+/// <c>asset_prices_hourly</c>/<c>asset_prices_daily</c> materialized views. On the community edition TimescaleDB's
+/// own jobs do this; running with <c>force</c> runs them now through <c>run_job</c>.
+/// </summary>
+public interface IMaintenanceRunner
+{
+    /// <summary>Runs every enabled policy that is due (or every enabled one with <paramref name="force"/>): retention first, then refresh.</summary>
+    Task<IReadOnlyList<MaintenanceRunResult>> RunDueAsync(bool force = false, CancellationToken cancellationToken = default);
+
+    /// <summary>The project-run policies and their last runs.</summary>
+    Task<IReadOnlyList<MaintenancePolicy>> ListPoliciesAsync(CancellationToken cancellationToken = default);
+}
+
+/// <inheritdoc />
+public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeProvider timeProvider, ILogger<MaintenanceRunner> logger)
+    : IMaintenanceRunner
+{
+    private const string SelectPoliciesSql = """
+        SELECT name, kind, target, drop_after, schedule_interval, enabled, next_run_at,
+               last_run_started_at, last_run_finished_at, last_run_status, last_error, materialized_through
+        FROM financehub.maintenance_policies
+        ORDER BY CASE kind WHEN 'Retention' THEN 0 ELSE 1 END, name
+        """;
+
+    private const string LicenseSql = "SELECT financehub.timescale_license()";
+
+    // The project's native jobs: policies on its hypertables and on its continuous aggregates' materialization tables.
+    private const string NativeJobsSql = """
+        SELECT j.job_id, j.proc_name, coalesce(ca.view_name, j.hypertable_name) AS target
+        FROM timescaledb_information.jobs j
+        LEFT JOIN timescaledb_information.continuous_aggregates ca
+          ON ca.materialization_hypertable_name = j.hypertable_name
+        WHERE j.hypertable_name IN ('asset_prices_historic', 'performance_metrics', 'api_usage_logs')
+           OR ca.view_name IN ('asset_prices_hourly', 'asset_prices_daily')
+        ORDER BY CASE j.proc_name WHEN 'policy_retention' THEN 0 WHEN 'policy_refresh_continuous_aggregate' THEN 1 ELSE 2 END, j.job_id
+        """;
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<MaintenancePolicy>> ListPoliciesAsync(CancellationToken cancellationToken = default)
+    {
+        await using var command = dataSource.CreateCommand(SelectPoliciesSql);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var policies = new List<MaintenancePolicy>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            policies.Add(new MaintenancePolicy
+            {
+                Name = reader.GetString(0),
+                Kind = Enum.Parse<MaintenancePolicyKind>(reader.GetString(1)),
+                Target = reader.GetString(2),
+                DropAfter = reader.IsDBNull(3) ? null : reader.GetFieldValue<TimeSpan>(3),
+                ScheduleInterval = reader.GetFieldValue<TimeSpan>(4),
+                Enabled = reader.GetBoolean(5),
+                NextRunAt = reader.GetFieldValue<DateTimeOffset>(6),
+                LastRunStartedAt = reader.IsDBNull(7) ? null : reader.GetFieldValue<DateTimeOffset>(7),
+                LastRunFinishedAt = reader.IsDBNull(8) ? null : reader.GetFieldValue<DateTimeOffset>(8),
+                LastRunStatus = reader.IsDBNull(9) ? null : reader.GetString(9),
+                LastError = reader.IsDBNull(10) ? null : reader.GetString(10),
+                MaterializedThrough = reader.IsDBNull(11) ? null : reader.GetFieldValue<DateTimeOffset>(11),
+            });
+        }
+
+        return policies;
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<MaintenanceRunResult>> RunDueAsync(bool force = false, CancellationToken cancellationToken = default)
+    {
+        var results = new List<MaintenanceRunResult>();
+        var now = timeProvider.GetUtcNow();
+        foreach (var policy in await ListPoliciesAsync(cancellationToken))
+        {
+            if (policy.Enabled && (force || policy.NextRunAt <= now))
+            {
+                results.Add(await RunPolicyAsync(policy, cancellationToken));
+            }
+        }
+
+        if (force && await GetLicenseAsync(cancellationToken) == "timescale")
+        {
+            results.AddRange(await RunNativeJobsAsync(cancellationToken));
+        }
+
+        return results;
+    }
+
+    private async Task<string> GetLicenseAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(LicenseSql);
+        return (string?)await command.ExecuteScalarAsync(cancellationToken) ?? "none";
+    }
+
+    private async Task<MaintenanceRunResult> RunPolicyAsync(MaintenancePolicy policy, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+        {
+            // One runner per policy at a time; a second one skips instead of queueing behind a long refresh.
+            await using var lockCommand = new NpgsqlCommand("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", connection, transaction)
+            {
+                Parameters = { new() { Value = "financehub.maintenance:" + policy.Name } },
+            };
+            if (!(bool)(await lockCommand.ExecuteScalarAsync(cancellationToken))!)
+            {
+                LogBusy(policy.Name);
+                return new(policy.Name, policy.Kind.ToString(), policy.Target, MaintenanceOutcome.SkippedBusy, "another runner holds this policy",
+                    stopwatch.Elapsed, Native: false);
+            }
+
+            try
+            {
+                var detail = policy.Kind switch
+                {
+                    MaintenancePolicyKind.Retention => await ApplyRetentionAsync(connection, transaction, policy, cancellationToken),
+                    MaintenancePolicyKind.Refresh => await RefreshAsync(connection, transaction, policy, cancellationToken),
+                    _ => throw new InvalidOperationException($"Unknown maintenance policy kind '{policy.Kind}' on '{policy.Name}'."),
+                };
+                await RecordAsync(connection, transaction, policy, "Success", null, policy.Kind == MaintenancePolicyKind.Refresh, cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                LogRan(policy.Name, detail, stopwatch.ElapsedMilliseconds);
+                return new(policy.Name, policy.Kind.ToString(), policy.Target, MaintenanceOutcome.Succeeded, detail, stopwatch.Elapsed, Native: false);
+            }
+            catch (PostgresException ex)
+            {
+                await transaction.RollbackAsync(cancellationToken);
+                LogFailed(ex, policy.Name);
+                await using var failTransaction = await connection.BeginTransactionAsync(cancellationToken);
+                await RecordAsync(connection, failTransaction, policy, "Failed", ex.MessageText, false, cancellationToken);
+                await failTransaction.CommitAsync(cancellationToken);
+                return new(policy.Name, policy.Kind.ToString(), policy.Target, MaintenanceOutcome.Failed, ex.MessageText, stopwatch.Elapsed, Native: false);
+            }
+        }
+    }
+
+    private static async Task<string> ApplyRetentionAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT financehub.apply_retention($1::regclass, $2)", connection, transaction)
+        {
+            Parameters = { new() { Value = policy.Target }, new() { Value = policy.DropAfter ?? throw new InvalidOperationException($"Retention policy '{policy.Name}' has no drop_after.") } },
+        };
+        var dropped = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+        return $"{dropped} chunk(s) older than {policy.DropAfter} dropped";
+    }
+
+    private static async Task<string> RefreshAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand("SELECT financehub.refresh_materialized_view($1::regclass, true)", connection, transaction)
+        {
+            Parameters = { new() { Value = policy.Target } },
+        };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+        return "refreshed";
+    }
+
+    private static async Task RecordAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, string status, string? error, bool advanceWatermark,
+        CancellationToken cancellationToken)
+    {
+        // now() is the start of the run's transaction: a refresh includes everything committed before it, so it is the watermark.
+        await using var command = new NpgsqlCommand(
+            """
+            UPDATE financehub.maintenance_policies
+            SET last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = $2, last_error = $3,
+                next_run_at = now() + schedule_interval,
+                materialized_through = CASE WHEN $4 THEN now() ELSE materialized_through END
+            WHERE name = $1
+            """, connection, transaction)
+        {
+            Parameters =
+            {
+                new() { Value = policy.Name }, new() { Value = status },
+                new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text },
+                new() { Value = advanceWatermark },
+            },
+        };
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<IReadOnlyList<MaintenanceRunResult>> RunNativeJobsAsync(CancellationToken cancellationToken)
+    {
+        var jobs = new List<(int Id, string Proc, string Target)>();
+        await using (var command = dataSource.CreateCommand(NativeJobsSql))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                jobs.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2)));
+            }
+        }
+
+        var results = new List<MaintenanceRunResult>();
+        foreach (var (id, proc, target) in jobs)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var kind = proc.Replace("policy_", "", StringComparison.Ordinal);
+            try
+            {
+                // run_job commits as it goes: it must run outside a transaction block.
+                await using var command = dataSource.CreateCommand("CALL run_job($1)");
+                command.Parameters.Add(new() { Value = id });
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                results.Add(new($"job {id}", kind, target, MaintenanceOutcome.Succeeded, "ran now via run_job", stopwatch.Elapsed, Native: true));
+            }
+            catch (PostgresException ex)
+            {
+                LogFailed(ex, $"job {id}");
+                results.Add(new($"job {id}", kind, target, MaintenanceOutcome.Failed, ex.MessageText, stopwatch.Elapsed, Native: true));
+            }
+        }
+
+        return results;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Maintenance policy {Policy}: {Detail} in {ElapsedMs} ms")]
+    private partial void LogRan(string policy, string detail, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Maintenance policy {Policy} failed")]
+    private partial void LogFailed(Exception exception, string policy);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Maintenance policy {Policy} is being run by another runner; skipped")]
+    private partial void LogBusy(string policy);
+}
