@@ -1,5 +1,6 @@
 using FinanceHub.Data;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Configuration;
@@ -38,6 +39,7 @@ public static class FinanceHubServiceCollectionExtensions
         services.AddDbContext<FinanceHubDbContext>((sp, builder) => builder.UseFinanceHubNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IMaintenanceRunner, MaintenanceRunner>();
+        services.TryAddSingleton<ITimescaleManager, TimescaleManager>();
         return services;
     }
 }

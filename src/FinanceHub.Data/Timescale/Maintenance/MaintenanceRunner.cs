@@ -150,7 +150,7 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
             Parameters = { new() { Value = policy.Target }, new() { Value = policy.DropAfter ?? throw new InvalidOperationException($"Retention policy '{policy.Name}' has no drop_after.") } },
         };
         var dropped = (int)(await command.ExecuteScalarAsync(cancellationToken))!;
-        return $"{dropped} chunk(s) older than {policy.DropAfter} dropped";
+        return $"{dropped} chunk(s) older than {Durations.Describe(policy.DropAfter.Value)} dropped";
     }
 
     private static async Task<string> RefreshAsync(

@@ -1,0 +1,102 @@
+using System.CommandLine;
+using FinanceHub.Data.Cli.Commands;
+using Npgsql;
+
+namespace FinanceHub.Data.Cli;
+
+/// <summary>The <c>financehub-data</c> command line, runnable in-process (tests) or as the tool's entry point.</summary>
+public static class CliApplication
+{
+    /// <summary>Parses <paramref name="args"/>, runs the command, and returns its exit code (see <see cref="ExitCodes"/>).</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        var context = new CliContext(output, error, interactive);
+        var root = BuildRootCommand(context);
+        var parseResult = root.Parse(args);
+        try
+        {
+            return await parseResult.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
+        }
+        catch (Exception ex) when (ExitCodes.Classify(ex) is var (code, reason))
+        {
+            await error.WriteLineAsync($"financehub-data: error: {reason}");
+            return code;
+        }
+    }
+
+    internal static RootCommand BuildRootCommand(CliContext context)
+    {
+        var root = new RootCommand(
+            "FinanceHub.Data: migrate, inspect and maintain the FinanceHub time-series database (PostgreSQL + TimescaleDB).\n" +
+            "Connection: --connection, else FINANCEHUB_CONNECTION_STRING, else TIMESCALE_DB_HOST/PORT/NAME/USER/PASSWORD.\n" +
+            "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration, 3 the database cannot be reached.");
+        root.Options.Add(GlobalOptions.Connection);
+        root.Options.Add(GlobalOptions.Json);
+        root.Options.Add(GlobalOptions.Verbose);
+        foreach (var command in new ICliCommand[]
+                 {
+                     new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context),
+                 })
+        {
+            root.Subcommands.Add(command.Build());
+        }
+
+        return root;
+    }
+}
+
+/// <summary>Options every command takes.</summary>
+internal static class GlobalOptions
+{
+    public static readonly Option<string?> Connection = new("--connection", "-c")
+    {
+        Description = "Npgsql connection string (overrides FINANCEHUB_CONNECTION_STRING and TIMESCALE_DB_*).",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Json = new("--json")
+    {
+        Description = "Write machine-readable JSON to standard output instead of tables.",
+        Recursive = true,
+    };
+
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Log what the library does (to standard error).",
+        Recursive = true,
+    };
+}
+
+/// <summary>Exit codes that pipelines can rely on.</summary>
+public static class ExitCodes
+{
+    /// <summary>Everything worked.</summary>
+    public const int Ok = 0;
+
+    /// <summary>The operation ran and failed (a failed policy, a refused step).</summary>
+    public const int Failed = 1;
+
+    /// <summary>Bad arguments or configuration.</summary>
+    public const int Usage = 2;
+
+    /// <summary>The database cannot be reached.</summary>
+    public const int Unreachable = 3;
+
+    internal static (int Code, string Reason)? Classify(Exception exception) => exception switch
+    {
+        OperationCanceledException => (Failed, "cancelled"),
+        ArgumentException e => (Usage, OneLine(e.Message)),
+        CliUsageException e => (Usage, OneLine(e.Message)),
+        Microsoft.Extensions.Options.OptionsValidationException e => (Usage, OneLine(string.Join(" ", e.Failures))),
+        NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException } e => (Unreachable, OneLine($"cannot reach the database: {e.Message}")),
+        PostgresException e => (Failed, OneLine($"{e.SqlState}: {e.MessageText}{(e.Hint is null ? "" : $" ({e.Hint})")}")),
+        InvalidOperationException e => (Failed, OneLine(e.Message)),
+        _ => (Failed, OneLine($"{exception.GetType().Name}: {exception.Message}")),
+    };
+
+    private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+}
+
+/// <summary>Bad usage found after parsing (a combination of options that makes no sense).</summary>
+public sealed class CliUsageException(string message) : Exception(message);

@@ -1,0 +1,88 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using FinanceHub.Data.Configuration;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Spectre.Console;
+
+namespace FinanceHub.Data.Cli;
+
+/// <summary>Where a command writes, and how it gets the library's services.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error, bool interactive)
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public TextWriter Output { get; } = output;
+
+    public TextWriter Error { get; } = error;
+
+    /// <summary>Whether a person watches a terminal (progress bars) or output is redirected (plain lines).</summary>
+    public bool Interactive { get; } = interactive;
+
+    /// <summary>A console for tables, writing to <see cref="Output"/>.</summary>
+    public IAnsiConsole Console { get; } = CreateConsole(output, interactive);
+
+    private static IAnsiConsole CreateConsole(TextWriter output, bool interactive)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(output),
+            Ansi = interactive ? AnsiSupport.Detect : AnsiSupport.No,
+            ColorSystem = interactive ? ColorSystemSupport.Detect : ColorSystemSupport.NoColors,
+            Interactive = interactive ? InteractionSupport.Yes : InteractionSupport.No,
+        });
+        if (!interactive)
+        {
+            // Redirected output goes to logs and files: do not wrap tables at 80 columns.
+            console.Profile.Width = 200;
+        }
+
+        return console;
+    }
+
+    /// <summary>The library's services for the connection the command line asks for.</summary>
+    public static ServiceProvider CreateServices(ParseResult parseResult)
+    {
+        var settings = new Dictionary<string, string?>();
+        if (parseResult.GetValue(GlobalOptions.Connection) is { Length: > 0 } connection)
+        {
+            settings[$"{DatabaseOptions.SectionName}:ConnectionString"] = connection;
+        }
+
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(logging =>
+        {
+            logging.AddSimpleConsole(o => o.SingleLine = true);
+            logging.AddFilter((category, level) => parseResult.GetValue(GlobalOptions.Verbose)
+                ? level >= LogLevel.Information
+                : level >= LogLevel.Warning && category?.StartsWith("Microsoft.EntityFrameworkCore", StringComparison.Ordinal) != true);
+            logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        });
+        services.AddFinanceHubData(configuration);
+        // A --connection given on the command line wins over the environment, which AddFinanceHubData overlays.
+        if (settings.Count > 0)
+        {
+            services.PostConfigure<DatabaseOptions>(o => o.ConnectionString = settings[$"{DatabaseOptions.SectionName}:ConnectionString"]);
+        }
+
+        var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+        var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value;
+        if (!options.IsConfigured)
+        {
+            throw new CliUsageException(DatabaseOptions.NotConfiguredMessage);
+        }
+
+        return provider;
+    }
+
+    public static bool Json(ParseResult parseResult) => parseResult.GetValue(GlobalOptions.Json);
+
+    public Task WriteJsonAsync<T>(T value) => Output.WriteLineAsync(JsonSerializer.Serialize(value, JsonOptions));
+}

@@ -1,0 +1,22 @@
+using System.Globalization;
+
+namespace FinanceHub.Data.Cli.Commands;
+
+/// <summary>Formatting for people.</summary>
+internal static class Format
+{
+    public static string Bytes(long? bytes) => bytes switch
+    {
+        null => "-",
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / 1024.0:0.#} KiB"),
+        < 1024L * 1024 * 1024 => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024):0.#} MiB"),
+        _ => string.Create(CultureInfo.InvariantCulture, $"{bytes / (1024.0 * 1024 * 1024):0.##} GiB"),
+    };
+
+    public static string Time(DateTimeOffset? time) => time is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture) : "-";
+
+    public static string Ratio(double? ratio) => ratio is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r:0.0}x") : "-";
+
+    public static string Escape(string? text) => Spectre.Console.Markup.Escape(text ?? "-");
+}
