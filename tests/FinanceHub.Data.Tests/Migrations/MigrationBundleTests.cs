@@ -1,0 +1,85 @@
+using FinanceHub.Data.Tests.Infrastructure;
+
+namespace FinanceHub.Data.Tests.Migrations;
+
+/// <summary>
+/// The migration bundle that deployment pipelines apply (<c>dotnet ef migrations bundle</c>). eng/test.sh builds it and
+/// passes its path in FINANCEHUB_EFBUNDLE; without that, the first test here builds one.
+/// </summary>
+[Collection(DatabaseCollectionDefinition.Name)]
+public sealed class MigrationBundleTests(DatabaseFixture fixture)
+{
+    private static readonly SemaphoreSlim BuildLock = new(1, 1);
+    private static string? _bundle;
+
+    [Fact]
+    public async Task Bundle_applies_every_migration_to_a_fresh_database_and_a_second_run_is_a_no_op()
+    {
+        var bundle = await GetBundleAsync();
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("bundle", migrate: false);
+        await using var _ = dataSource;
+
+        var first = await Processes.RunAsync(bundle, ["--connection", connectionString]);
+        var second = await Processes.RunAsync(bundle, ["--connection", connectionString]);
+
+        Assert.True(first.ExitCode == 0, first.Output + first.Error);
+        Assert.Contains("Applying migration '20261125164026_PriceAggregatesInitialRefresh'", first.Output, StringComparison.Ordinal);
+        Assert.True(second.ExitCode == 0, second.Output + second.Error);
+        Assert.DoesNotContain("Applying migration", second.Output, StringComparison.Ordinal);
+        Assert.Equal(4L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM \"__EFMigrationsHistory\""));
+        Assert.Equal(3L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.hypertables"));
+    }
+
+    [Fact]
+    public async Task Two_bundles_started_at_the_same_moment_both_succeed_and_apply_each_migration_once()
+    {
+        var bundle = await GetBundleAsync();
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("bundle_concurrent", migrate: false);
+        await using var _ = dataSource;
+
+        var runs = await Task.WhenAll(
+            Processes.RunAsync(bundle, ["--connection", connectionString]),
+            Processes.RunAsync(bundle, ["--connection", connectionString]));
+
+        Assert.All(runs, r => Assert.True(r.ExitCode == 0, r.Output + r.Error));
+        // Each migration was applied by exactly one of the two.
+        foreach (var migration in new[] { "InitialSchema", "TimescaleLayer", "PriceAggregates'", "PriceAggregatesInitialRefresh" })
+        {
+            Assert.Equal(1, runs.Count(r => r.Output.Contains(migration, StringComparison.Ordinal) && r.Output.Contains("Applying migration", StringComparison.Ordinal)
+                && r.Output.Split('\n').Any(l => l.Contains("Applying migration", StringComparison.Ordinal) && l.Contains(migration, StringComparison.Ordinal))));
+        }
+
+        Assert.Equal(4L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM \"__EFMigrationsHistory\""));
+    }
+
+    private static async Task<string> GetBundleAsync()
+    {
+        if (Environment.GetEnvironmentVariable("FINANCEHUB_EFBUNDLE") is { Length: > 0 } given)
+        {
+            Assert.True(File.Exists(given), $"FINANCEHUB_EFBUNDLE points at {given}, which does not exist.");
+            return given;
+        }
+
+        await BuildLock.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            if (_bundle is null)
+            {
+                var output = Path.Combine(Path.GetTempPath(), $"financehub-efbundle-{Guid.NewGuid():N}");
+                var root = Processes.RepositoryRoot;
+                var restore = await Processes.RunAsync("dotnet", ["tool", "restore"], root);
+                Assert.True(restore.ExitCode == 0, restore.Output + restore.Error);
+                var build = await Processes.RunAsync("dotnet",
+                    ["ef", "migrations", "bundle", "--project", "src/FinanceHub.Data", "--output", output, "--force"], root, timeout: TimeSpan.FromMinutes(10));
+                Assert.True(build.ExitCode == 0, build.Output + build.Error);
+                _bundle = output;
+            }
+
+            return _bundle;
+        }
+        finally
+        {
+            BuildLock.Release();
+        }
+    }
+}
