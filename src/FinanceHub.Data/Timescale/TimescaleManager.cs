@@ -505,21 +505,14 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
             return await QueryAsync(
                 """
                 SELECT ca.view_name::text, ca.materialized_only,
-                       _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
+                       -- With nothing materialized, the watermark is the lowest time PostgreSQL has (before year 1).
+                       nullif(greatest(_timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)),
+                                       '0001-01-01 00:00:00+00'::timestamptz), '0001-01-01 00:00:00+00'::timestamptz)
                 FROM timescaledb_information.continuous_aggregates ca
                 JOIN _timescaledb_catalog.continuous_agg c ON c.user_view_schema = ca.view_schema AND c.user_view_name = ca.view_name
                 ORDER BY 1
-                """, [], r =>
-                {
-                    DateTimeOffset? watermark = r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2);
-                    // An empty aggregate's watermark is the lowest representable time: nothing is materialized.
-                    if (watermark is { Year: < 1000 })
-                    {
-                        watermark = null;
-                    }
-
-                    return new AggregateInfo(r.GetString(0), "continuous aggregate", watermark, !r.GetBoolean(1));
-                }, cancellationToken);
+                """, [], r => new AggregateInfo(r.GetString(0), "continuous aggregate",
+                    r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1)), cancellationToken);
         }
 
         return await QueryAsync(
