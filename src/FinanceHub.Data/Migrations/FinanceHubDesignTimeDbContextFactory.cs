@@ -21,7 +21,7 @@ public sealed class FinanceHubDesignTimeDbContextFactory : IDesignTimeDbContextF
         // Commands that connect fail on opening, with a message that says how to configure one.
         var connectionString = options.IsConfigured
             ? options.BuildConnectionString("FinanceHub.Data migrations")
-            : "Host=localhost;Database=financehub";
+            : $"Host={PlaceholderHost};Database=financehub";
         var dataSource = new NpgsqlDataSourceBuilder(connectionString).Build();
         var builder = new DbContextOptionsBuilder<FinanceHubDbContext>();
         builder.UseFinanceHubNpgsql(dataSource);
@@ -33,13 +33,19 @@ public sealed class FinanceHubDesignTimeDbContextFactory : IDesignTimeDbContextF
         return new FinanceHubDbContext(builder.Options);
     }
 
+    private const string PlaceholderHost = "financehub-database-not-configured.invalid";
+
+    // '--connection' (dotnet ef, bundles) replaces the connection string after the factory ran: only the placeholder fails.
     private sealed class NotConfiguredInterceptor : DbConnectionInterceptor
     {
         public override InterceptionResult ConnectionOpening(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
-            => throw new InvalidOperationException(DatabaseOptions.NotConfiguredMessage);
+            => IsPlaceholder(connection) ? throw new InvalidOperationException(DatabaseOptions.NotConfiguredMessage) : result;
 
         public override ValueTask<InterceptionResult> ConnectionOpeningAsync(
             DbConnection connection, ConnectionEventData eventData, InterceptionResult result, CancellationToken cancellationToken = default)
-            => throw new InvalidOperationException(DatabaseOptions.NotConfiguredMessage);
+            => IsPlaceholder(connection) ? throw new InvalidOperationException(DatabaseOptions.NotConfiguredMessage) : ValueTask.FromResult(result);
+
+        private static bool IsPlaceholder(DbConnection connection)
+            => new NpgsqlConnectionStringBuilder(connection.ConnectionString).Host == PlaceholderHost;
     }
 }

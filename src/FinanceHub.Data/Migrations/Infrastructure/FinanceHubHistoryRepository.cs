@@ -38,6 +38,35 @@ public sealed class FinanceHubHistoryRepository(HistoryRepositoryDependencies de
         return new AdvisoryLock(this);
     }
 
+    // Npgsql probes for the history table by querying it and catching the error; on a new database that is logged as
+    // "Failed executing DbCommand", which alarms people reading deployment logs. Ask the catalog instead, and look
+    // before reading.
+
+    /// <inheritdoc />
+    public override bool Exists()
+        => Dependencies.DatabaseCreator.Exists()
+            && Dependencies.RawSqlCommandBuilder.Build(TableExistsSql).ExecuteScalar(Parameters()) is true;
+
+    /// <inheritdoc />
+    public override async Task<bool> ExistsAsync(CancellationToken cancellationToken = default)
+        => await Dependencies.DatabaseCreator.ExistsAsync(cancellationToken)
+            && await Dependencies.RawSqlCommandBuilder.Build(TableExistsSql).ExecuteScalarAsync(Parameters(), cancellationToken) is true;
+
+    private string TableExistsSql
+        => $"""
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = {(TableSchema is null ? "current_schema()" : Timescale.SqlIdentifiers.Literal(TableSchema))}
+                             AND c.relname = {Timescale.SqlIdentifiers.Literal(TableName)})
+            """;
+
+    /// <inheritdoc />
+    public override IReadOnlyList<HistoryRow> GetAppliedMigrations()
+        => Exists() ? base.GetAppliedMigrations() : [];
+
+    /// <inheritdoc />
+    public override async Task<IReadOnlyList<HistoryRow>> GetAppliedMigrationsAsync(CancellationToken cancellationToken = default)
+        => await ExistsAsync(cancellationToken) ? await base.GetAppliedMigrationsAsync(cancellationToken) : [];
+
     private void Execute(string sql)
         => Dependencies.RawSqlCommandBuilder.Build(sql).ExecuteNonQuery(Parameters());
 
