@@ -66,8 +66,8 @@ BEGIN
       WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.asset_id = r.asset_id AND live.bucket = r.bucket);
     CREATE UNIQUE INDEX IF NOT EXISTS ux_asset_prices_daily_asset_id_bucket ON asset_prices_daily (asset_id, bucket);
     INSERT INTO financehub.maintenance_policies (name, kind, target, schedule_interval, enabled, next_run_at, materialized_through)
-    VALUES ('refresh:asset_prices_hourly', 'Refresh', 'asset_prices_hourly', INTERVAL '30 minutes', true, now(), now()),
-           ('refresh:asset_prices_daily', 'Refresh', 'asset_prices_daily', INTERVAL '1 hour', true, now(), now())
+    VALUES ('refresh:asset_prices_hourly', 'Refresh', 'asset_prices_hourly', INTERVAL '30 minutes', true, now(), NULL),
+           ('refresh:asset_prices_daily', 'Refresh', 'asset_prices_daily', INTERVAL '1 hour', true, now(), NULL)
     ON CONFLICT (name) DO NOTHING;
   END IF;
 END

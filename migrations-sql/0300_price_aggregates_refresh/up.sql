@@ -8,11 +8,13 @@ BEGIN
     CALL refresh_continuous_aggregate('asset_prices_hourly', NULL, now() - INTERVAL '1 hour');
     CALL refresh_continuous_aggregate('asset_prices_daily', NULL, now() - INTERVAL '1 hour');
   ELSE
+    -- The watermark is the newest price time the refresh covers (read first), as for a continuous aggregate.
+    UPDATE financehub.maintenance_policies
+    SET materialized_through = (SELECT max(date) FROM asset_prices_historic),
+        last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = 'Success'
+    WHERE kind = 'Refresh' AND target IN ('asset_prices_hourly', 'asset_prices_daily');
     REFRESH MATERIALIZED VIEW asset_prices_hourly;
     REFRESH MATERIALIZED VIEW asset_prices_daily;
-    UPDATE financehub.maintenance_policies
-    SET materialized_through = now(), last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = 'Success'
-    WHERE kind = 'Refresh' AND target IN ('asset_prices_hourly', 'asset_prices_daily');
   END IF;
 END
 $fh$;

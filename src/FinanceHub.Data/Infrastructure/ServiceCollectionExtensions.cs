@@ -1,5 +1,7 @@
 using FinanceHub.Data;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Ingest;
+using FinanceHub.Data.Querying;
 using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
@@ -40,6 +42,8 @@ public static class FinanceHubServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IMaintenanceRunner, MaintenanceRunner>();
         services.TryAddSingleton<ITimescaleManager, TimescaleManager>();
+        services.TryAddSingleton<IBulkIngestor, BulkIngestor>();
+        services.TryAddSingleton<ITimeSeriesRepository, TimeSeriesRepository>();
         return services;
     }
 }

@@ -474,13 +474,15 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         // Emulated (Apache): a materialized view is refreshed whole; the price views keep retained history themselves.
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var watermark = await PriceWatermark.ReadAsync(connection, transaction, cancellationToken);
         await ExecuteAsync(connection, transaction, "SELECT financehub.refresh_materialized_view($1::oid::regclass, true)", [Oid(relation)], cancellationToken);
         await ExecuteAsync(connection, transaction,
             """
-            UPDATE financehub.maintenance_policies SET materialized_through = now(), last_run_started_at = now(),
+            UPDATE financehub.maintenance_policies SET materialized_through = $2, last_run_started_at = now(),
                    last_run_finished_at = clock_timestamp(), last_run_status = 'Success', last_error = NULL
             WHERE kind = 'Refresh' AND target = $1
-            """, [relation.Name], cancellationToken);
+            """, [relation.Name, new NpgsqlParameter { Value = (object?)watermark?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz }],
+            cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return (null, null);
     }
@@ -685,8 +687,12 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         await using var command = connection is null ? dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, connection, transaction);
         command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is null or DBNull ? default : (T)value;
+        return await command.ExecuteScalarAsync(cancellationToken) switch
+        {
+            null or DBNull => default,
+            DateTime t when typeof(T) == typeof(DateTimeOffset?) => (T)(object)new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
+            var value => (T)value,
+        };
     }
 
     private async Task<int> ExecuteAsync(string sql, object?[] parameters, CancellationToken cancellationToken)

@@ -119,13 +119,13 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
 
             try
             {
-                var detail = policy.Kind switch
+                var (detail, watermark) = policy.Kind switch
                 {
-                    MaintenancePolicyKind.Retention => await ApplyRetentionAsync(connection, transaction, policy, cancellationToken),
+                    MaintenancePolicyKind.Retention => (await ApplyRetentionAsync(connection, transaction, policy, cancellationToken), null),
                     MaintenancePolicyKind.Refresh => await RefreshAsync(connection, transaction, policy, cancellationToken),
                     _ => throw new InvalidOperationException($"Unknown maintenance policy kind '{policy.Kind}' on '{policy.Name}'."),
                 };
-                await RecordAsync(connection, transaction, policy, "Success", null, policy.Kind == MaintenancePolicyKind.Refresh, cancellationToken);
+                await RecordAsync(connection, transaction, policy, "Success", null, watermark, cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 LogRan(policy.Name, detail, stopwatch.ElapsedMilliseconds);
                 return new(policy.Name, policy.Kind.ToString(), policy.Target, MaintenanceOutcome.Succeeded, detail, stopwatch.Elapsed, Native: false);
@@ -135,7 +135,7 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
                 await transaction.RollbackAsync(cancellationToken);
                 LogFailed(ex, policy.Name);
                 await using var failTransaction = await connection.BeginTransactionAsync(cancellationToken);
-                await RecordAsync(connection, failTransaction, policy, "Failed", ex.MessageText, false, cancellationToken);
+                await RecordAsync(connection, failTransaction, policy, "Failed", ex.MessageText, null, cancellationToken);
                 await failTransaction.CommitAsync(cancellationToken);
                 return new(policy.Name, policy.Kind.ToString(), policy.Target, MaintenanceOutcome.Failed, ex.MessageText, stopwatch.Elapsed, Native: false);
             }
@@ -153,28 +153,28 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
         return $"{dropped} chunk(s) older than {Durations.Describe(policy.DropAfter.Value)} dropped";
     }
 
-    private static async Task<string> RefreshAsync(
+    private static async Task<(string Detail, DateTimeOffset? Watermark)> RefreshAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, CancellationToken cancellationToken)
     {
+        var watermark = await PriceWatermark.ReadAsync(connection, transaction, cancellationToken);
         await using var command = new NpgsqlCommand("SELECT financehub.refresh_materialized_view($1::regclass, true)", connection, transaction)
         {
             Parameters = { new() { Value = policy.Target } },
         };
         await command.ExecuteNonQueryAsync(cancellationToken);
-        return "refreshed";
+        return ("refreshed", watermark);
     }
 
     private static async Task RecordAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, string status, string? error, bool advanceWatermark,
-        CancellationToken cancellationToken)
+        NpgsqlConnection connection, NpgsqlTransaction transaction, MaintenancePolicy policy, string status, string? error,
+        DateTimeOffset? watermark, CancellationToken cancellationToken)
     {
-        // now() is the start of the run's transaction: a refresh includes everything committed before it, so it is the watermark.
         await using var command = new NpgsqlCommand(
             """
             UPDATE financehub.maintenance_policies
             SET last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = $2, last_error = $3,
                 next_run_at = now() + schedule_interval,
-                materialized_through = CASE WHEN $4 THEN now() ELSE materialized_through END
+                materialized_through = CASE WHEN $4 THEN $5 ELSE materialized_through END
             WHERE name = $1
             """, connection, transaction)
         {
@@ -182,7 +182,8 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
             {
                 new() { Value = policy.Name }, new() { Value = status },
                 new() { Value = (object?)error ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text },
-                new() { Value = advanceWatermark },
+                new() { Value = status == "Success" && policy.Kind == MaintenancePolicyKind.Refresh },
+                new() { Value = (object?)watermark?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz },
             },
         };
         await command.ExecuteNonQueryAsync(cancellationToken);

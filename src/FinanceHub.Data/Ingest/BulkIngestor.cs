@@ -1,0 +1,472 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using FinanceHub.Data.Entities;
+using FinanceHub.Data.Timescale;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FinanceHub.Data.Ingest;
+
+/// <summary>
+/// Fast loading through Npgsql's binary COPY, streamed: rows are written as they are read, never all held in memory.
+/// A load is one transaction: when any row is bad, a symbol unknown, or a key duplicated, nothing is written.
+/// </summary>
+public interface IBulkIngestor
+{
+    /// <summary>Loads price bars into <c>asset_prices_historic</c>.</summary>
+    Task<IngestResult> IngestPricesAsync(IAsyncEnumerable<PriceRow> rows, IngestOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads price bars into <c>asset_prices_historic</c>.</summary>
+    Task<IngestResult> IngestPricesAsync(IEnumerable<PriceRow> rows, IngestOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends metrics to <c>performance_metrics</c> (ids are generated).</summary>
+    Task<IngestResult> IngestMetricsAsync(IAsyncEnumerable<PerformanceMetric> rows, IProgress<long>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends request logs to <c>api_usage_logs</c> (ids are generated).</summary>
+    Task<IngestResult> IngestApiUsageAsync(IAsyncEnumerable<ApiUsageLog> rows, IProgress<long>? progress = null, CancellationToken cancellationToken = default);
+}
+
+/// <inheritdoc />
+public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescaleManager timescale, ILogger<BulkIngestor> logger) : IBulkIngestor
+{
+    // numeric(20,8) holds 12 integer digits, numeric(28,8) 20.
+    private const decimal MaxPrice = 999_999_999_999.99999999m;
+    private const decimal MaxVolume = 99_999_999_999_999_999_999.99999999m;
+
+    private const string PriceColumns = "asset_id, date, open, high, low, close, adjusted_close, volume, trade_count, source";
+
+    /// <inheritdoc />
+    public Task<IngestResult> IngestPricesAsync(IEnumerable<PriceRow> rows, IngestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return IngestPricesAsync(ToAsync(rows, cancellationToken), options, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IngestResult> IngestPricesAsync(
+        IAsyncEnumerable<PriceRow> rows, IngestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        options ??= IngestOptions.Default;
+        var stopwatch = Stopwatch.StartNew();
+        var staged = options.OnConflict != ConflictMode.Error;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+
+        var assets = await LoadAssetsAsync(connection, transaction, cancellationToken);
+        if (staged)
+        {
+            await using var create = new NpgsqlCommand(
+                $"""
+                CREATE TEMP TABLE financehub_price_staging (
+                  asset_id integer NOT NULL, date timestamptz NOT NULL, open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL,
+                  close numeric NOT NULL, adjusted_close numeric, volume numeric NOT NULL, trade_count integer, source text, ordinal bigint NOT NULL
+                ) ON COMMIT DROP
+                """, connection, transaction);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var copySql = staged
+            ? $"COPY financehub_price_staging ({PriceColumns}, ordinal) FROM STDIN (FORMAT BINARY)"
+            : $"COPY asset_prices_historic ({PriceColumns}) FROM STDIN (FORMAT BINARY)";
+        var created = new List<string>();
+        long count = 0;
+        DateTimeOffset? min = null, max = null;
+        var writer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
+        try
+        {
+            await foreach (var row in rows.WithCancellation(cancellationToken))
+            {
+                count++;
+                var symbol = Validate(row, count);
+                if (!assets.TryGetValue(symbol, out var assetId))
+                {
+                    if (options.OnUnknownSymbol == UnknownSymbolMode.Reject)
+                    {
+                        throw new UnknownSymbolException(symbol,
+                            $"Row {count} uses it. Nothing was written; add the asset first, or load with UnknownSymbolMode.Create.");
+                    }
+
+                    // A COPY owns the connection until it completes: finish it, create the asset, start a new one (same transaction).
+                    await writer.CompleteAsync(cancellationToken);
+                    await writer.DisposeAsync();
+                    assetId = await CreateAssetAsync(connection, transaction, symbol, cancellationToken);
+                    assets[symbol] = assetId;
+                    created.Add(symbol);
+                    writer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
+                }
+
+                var utc = row.Date.UtcDateTime;
+                await writer.StartRowAsync(cancellationToken);
+                await writer.WriteAsync(assetId, NpgsqlDbType.Integer, cancellationToken);
+                await writer.WriteAsync(utc, NpgsqlDbType.TimestampTz, cancellationToken);
+                await writer.WriteAsync(row.Open, NpgsqlDbType.Numeric, cancellationToken);
+                await writer.WriteAsync(row.High, NpgsqlDbType.Numeric, cancellationToken);
+                await writer.WriteAsync(row.Low, NpgsqlDbType.Numeric, cancellationToken);
+                await writer.WriteAsync(row.Close, NpgsqlDbType.Numeric, cancellationToken);
+                await WriteNullableAsync(writer, row.AdjustedClose, NpgsqlDbType.Numeric, cancellationToken);
+                await writer.WriteAsync(row.Volume, NpgsqlDbType.Numeric, cancellationToken);
+                await WriteNullableAsync(writer, row.TradeCount, NpgsqlDbType.Integer, cancellationToken);
+                if (row.Source is null)
+                {
+                    await writer.WriteNullAsync(cancellationToken);
+                }
+                else
+                {
+                    await writer.WriteAsync(row.Source, NpgsqlDbType.Text, cancellationToken);
+                }
+
+                if (staged)
+                {
+                    await writer.WriteAsync(count, NpgsqlDbType.Bigint, cancellationToken);
+                }
+
+                if (min is null || row.Date < min)
+                {
+                    min = row.Date;
+                }
+
+                if (max is null || row.Date > max)
+                {
+                    max = row.Date;
+                }
+
+                if (options.Progress is not null && count % options.ProgressInterval == 0)
+                {
+                    options.Progress.Report(count);
+                }
+            }
+
+            await writer.CompleteAsync(cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new DuplicateRowException(ex.Detail is { Length: > 0 } d && !d.Contains("redacted", StringComparison.OrdinalIgnoreCase) ? d : ex.ConstraintName ?? ex.MessageText, ex);
+        }
+        finally
+        {
+            // Disposing an importer that was not completed cancels the COPY; the transaction then rolls back.
+            await writer.DisposeAsync();
+        }
+
+        long written = count;
+        if (staged && count > 0)
+        {
+            var (order, onConflict) = options.OnConflict == ConflictMode.Update
+                ? ("ordinal DESC", "DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, " +
+                                   "adjusted_close = excluded.adjusted_close, volume = excluded.volume, trade_count = excluded.trade_count, source = excluded.source")
+                : ("ordinal", "DO NOTHING");
+            await using var merge = new NpgsqlCommand(
+                $"""
+                INSERT INTO asset_prices_historic ({PriceColumns})
+                SELECT DISTINCT ON (asset_id, date) {PriceColumns} FROM financehub_price_staging ORDER BY asset_id, date, {order}
+                ON CONFLICT (asset_id, date) {onConflict}
+                """, connection, transaction);
+            merge.CommandTimeout = 0;
+            written = await merge.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        options.Progress?.Report(count);
+        var result = new IngestResult(count, written, count - written, created, min, max, stopwatch.Elapsed);
+        LogLoaded("asset_prices_historic", count, written, stopwatch.ElapsedMilliseconds);
+
+        if (options.RefreshAggregates && min is { } from && max is { } to)
+        {
+            await RefreshTouchedAggregatesAsync(from, to, cancellationToken);
+        }
+
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async Task<IngestResult> IngestMetricsAsync(
+        IAsyncEnumerable<PerformanceMetric> rows, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return await AppendAsync(
+            "COPY performance_metrics (created_at, metric_name, value, unit, service, host, asset_id) FROM STDIN (FORMAT BINARY)",
+            rows, progress, static m => m.CreatedAt,
+            static (m, n) =>
+            {
+                if (string.IsNullOrWhiteSpace(m.MetricName))
+                {
+                    throw new InvalidRowException(n, $"metric at {m.CreatedAt:O}", "the metric name is missing");
+                }
+
+                if (double.IsNaN(m.Value) || double.IsInfinity(m.Value))
+                {
+                    throw new InvalidRowException(n, $"{m.MetricName} at {m.CreatedAt:O}", $"the value {m.Value} is not a finite number");
+                }
+            },
+            static async (w, m, ct) =>
+            {
+                await w.WriteAsync(m.CreatedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+                await w.WriteAsync(m.MetricName, NpgsqlDbType.Varchar, ct);
+                await w.WriteAsync(m.Value, NpgsqlDbType.Double, ct);
+                await WriteTextAsync(w, m.Unit, ct);
+                await WriteTextAsync(w, m.Service, ct);
+                await WriteTextAsync(w, m.Host, ct);
+                await WriteNullableAsync(w, m.AssetId, NpgsqlDbType.Integer, ct);
+            }, "performance_metrics", cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<IngestResult> IngestApiUsageAsync(
+        IAsyncEnumerable<ApiUsageLog> rows, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        return await AppendAsync(
+            "COPY api_usage_logs (created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip, user_agent, request_bytes, response_bytes) FROM STDIN (FORMAT BINARY)",
+            rows, progress, static l => l.CreatedAt,
+            static (l, n) =>
+            {
+                var what = $"{l.Method} {l.Endpoint} at {l.CreatedAt:O}";
+                if (string.IsNullOrWhiteSpace(l.Endpoint) || string.IsNullOrWhiteSpace(l.Method))
+                {
+                    throw new InvalidRowException(n, what, "the endpoint or method is missing");
+                }
+
+                if (l.StatusCode is < 100 or > 599)
+                {
+                    throw new InvalidRowException(n, what, $"status code {l.StatusCode} is not an HTTP status (100-599)");
+                }
+
+                if (l.DurationMs < 0 || double.IsNaN(l.DurationMs))
+                {
+                    throw new InvalidRowException(n, what, $"duration {l.DurationMs} ms is negative");
+                }
+            },
+            static async (w, l, ct) =>
+            {
+                await w.WriteAsync(l.CreatedAt.UtcDateTime, NpgsqlDbType.TimestampTz, ct);
+                await w.WriteAsync(l.Endpoint, NpgsqlDbType.Varchar, ct);
+                await w.WriteAsync(l.Method, NpgsqlDbType.Varchar, ct);
+                await w.WriteAsync(l.StatusCode, NpgsqlDbType.Smallint, ct);
+                await w.WriteAsync(l.DurationMs, NpgsqlDbType.Double, ct);
+                await WriteTextAsync(w, l.CallerId, ct);
+                if (l.ClientIp is null)
+                {
+                    await w.WriteNullAsync(ct);
+                }
+                else
+                {
+                    await w.WriteAsync(l.ClientIp, NpgsqlDbType.Inet, ct);
+                }
+
+                await WriteTextAsync(w, l.UserAgent, ct);
+                await WriteNullableAsync(w, l.RequestBytes, NpgsqlDbType.Bigint, ct);
+                await WriteNullableAsync(w, l.ResponseBytes, NpgsqlDbType.Bigint, ct);
+            }, "api_usage_logs", cancellationToken);
+    }
+
+    private async Task<IngestResult> AppendAsync<T>(
+        string copySql, IAsyncEnumerable<T> rows, IProgress<long>? progress, Func<T, DateTimeOffset> time, Action<T, long> validate,
+        Func<NpgsqlBinaryImporter, T, CancellationToken, Task> write, string table, CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        long count = 0;
+        DateTimeOffset? min = null, max = null;
+        await using (var writer = await connection.BeginBinaryImportAsync(copySql, cancellationToken))
+        {
+            await foreach (var row in rows.WithCancellation(cancellationToken))
+            {
+                count++;
+                if (row is null)
+                {
+                    throw new InvalidRowException(count, "null", "the row is missing");
+                }
+
+                var t = time(row);
+                if (t == default)
+                {
+                    throw new InvalidRowException(count, table, "the time is missing");
+                }
+
+                validate(row, count);
+                await writer.StartRowAsync(cancellationToken);
+                await write(writer, row, cancellationToken);
+                min = min is null || t < min ? t : min;
+                max = max is null || t > max ? t : max;
+                if (progress is not null && count % 100_000 == 0)
+                {
+                    progress.Report(count);
+                }
+            }
+
+            await writer.CompleteAsync(cancellationToken);
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        progress?.Report(count);
+        LogLoaded(table, count, count, stopwatch.ElapsedMilliseconds);
+        return new IngestResult(count, count, 0, [], min, max, stopwatch.Elapsed);
+    }
+
+    private async Task RefreshTouchedAggregatesAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        // Rows newer than an aggregate's watermark are read from the raw table anyway; only a backfill below it needs a refresh.
+        foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
+        {
+            if (!Aggregates.All.Contains(aggregate.View) || aggregate.MaterializedThrough is not { } watermark || from >= watermark)
+            {
+                continue;
+            }
+
+            var width = aggregate.View == Aggregates.Hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+            var start = Align(from, width);
+            var end = Align(to, width) + width;
+            await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end < watermark ? end : watermark, cancellationToken);
+            LogRefreshed(aggregate.View, start, end);
+        }
+    }
+
+    private static DateTimeOffset Align(DateTimeOffset time, TimeSpan width)
+        => new(time.UtcTicks - (time.UtcTicks % width.Ticks), TimeSpan.Zero);
+
+    private static string Validate(PriceRow? row, long n)
+    {
+        if (row is null)
+        {
+            throw new InvalidRowException(n, "null", "the row is missing");
+        }
+
+        // Described only when something is wrong: this runs for every row of a load.
+        InvalidRowException Invalid(string problem) => new(n, $"{row.Symbol} {row.Date:O}", problem);
+
+        if (string.IsNullOrWhiteSpace(row.Symbol))
+        {
+            throw Invalid("the symbol is missing");
+        }
+
+        if (row.Date == default)
+        {
+            throw Invalid("the date is missing");
+        }
+
+        if (row.High < row.Low)
+        {
+            throw Invalid($"high {row.High} is below low {row.Low}");
+        }
+
+        if (row.Open < row.Low || row.Open > row.High)
+        {
+            throw Invalid($"open {row.Open} is outside [low {row.Low}, high {row.High}]");
+        }
+
+        if (row.Close < row.Low || row.Close > row.High)
+        {
+            throw Invalid($"close {row.Close} is outside [low {row.Low}, high {row.High}]");
+        }
+
+        if (row.Volume < 0)
+        {
+            throw Invalid($"volume {row.Volume} is negative");
+        }
+
+        if (row.TradeCount < 0)
+        {
+            throw Invalid($"trade count {row.TradeCount} is negative");
+        }
+
+        // Open and close lie between low and high, so these two bound all four prices.
+        if (row.High > MaxPrice || row.Low < -MaxPrice)
+        {
+            throw Invalid($"a price has more than 12 integer digits (numeric(20,8)): low {row.Low}, high {row.High}");
+        }
+
+        if (row.Volume > MaxVolume)
+        {
+            throw Invalid($"volume {row.Volume} has more than 20 integer digits (numeric(28,8))");
+        }
+
+        var symbol = row.Symbol.Length <= 32 && IsUpperTrimmed(row.Symbol) ? row.Symbol : row.Symbol.Trim().ToUpperInvariant();
+        return symbol.Length <= 32 ? symbol : throw Invalid("the symbol is longer than 32 characters");
+    }
+
+    private static bool IsUpperTrimmed(string symbol)
+    {
+        foreach (var c in symbol)
+        {
+            if (char.IsLower(c) || char.IsWhiteSpace(c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static async Task<Dictionary<string, int>> LoadAssetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        var assets = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using var command = new NpgsqlCommand("SELECT symbol, id FROM assets", connection, transaction);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            assets[reader.GetString(0)] = reader.GetInt32(1);
+        }
+
+        return assets;
+    }
+
+    private static async Task<int> CreateAssetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string symbol, CancellationToken cancellationToken)
+    {
+        // ON CONFLICT: a concurrent load may have created it since we read the list.
+        await using var command = new NpgsqlCommand(
+            """
+            INSERT INTO assets (symbol, asset_type, quote_currency, is_active, created_at) VALUES ($1, 'Other', 'USD', true, now())
+            ON CONFLICT (symbol) DO UPDATE SET symbol = excluded.symbol
+            RETURNING id
+            """, connection, transaction)
+        {
+            Parameters = { new() { Value = symbol } },
+        };
+        return (int)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
+    private static async Task WriteNullableAsync<T>(NpgsqlBinaryImporter writer, T? value, NpgsqlDbType type, CancellationToken cancellationToken)
+        where T : struct
+    {
+        if (value is { } v)
+        {
+            await writer.WriteAsync(v, type, cancellationToken);
+        }
+        else
+        {
+            await writer.WriteNullAsync(cancellationToken);
+        }
+    }
+
+    private static async Task WriteTextAsync(NpgsqlBinaryImporter writer, string? value, CancellationToken cancellationToken)
+    {
+        if (value is null)
+        {
+            await writer.WriteNullAsync(cancellationToken);
+        }
+        else
+        {
+            await writer.WriteAsync(value, NpgsqlDbType.Varchar, cancellationToken);
+        }
+    }
+
+    private static async IAsyncEnumerable<T> ToAsync<T>(IEnumerable<T> rows, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var row in rows)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return row;
+        }
+
+        await Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Rows} rows into {Table} ({Written} written) in {ElapsedMs} ms")]
+    private partial void LogLoaded(string table, long rows, long written, long elapsedMs);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refreshed {View} over {Start} - {End} after a backfill")]
+    private partial void LogRefreshed(string view, DateTimeOffset start, DateTimeOffset end);
+}

@@ -1,0 +1,298 @@
+using FinanceHub.Data.Entities;
+using FinanceHub.Data.Ingest;
+using FinanceHub.Data.Timescale;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FinanceHub.Data.Querying;
+
+/// <summary>
+/// Time-series reads: bucketed aggregates of the three hypertables and OHLCV candles. Ranges are half-open:
+/// rows with <c>start &lt;= time &lt; end</c>; a bucket cut by a bound only includes the rows inside the range.
+/// </summary>
+public interface ITimeSeriesRepository
+{
+    /// <summary>Per-bucket count, average, minimum, maximum and sum of a hypertable (the seed's <c>get_time_bucketed_data</c>).</summary>
+    /// <exception cref="ArgumentException">Unknown table, start not before end, or an empty series name.</exception>
+    Task<IReadOnlyList<TimeBucketRow>> GetTimeBucketedDataAsync(TimeBucketQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>The seed's signature: <paramref name="bucket"/> as <c>1 hour</c>, <c>1hour</c>, <c>15 minutes</c>...</summary>
+    Task<IReadOnlyList<TimeBucketRow>> GetTimeBucketedDataAsync(
+        string table, string bucket, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Candles of <paramref name="symbol"/> (the seed's <c>get_ohlcv_data</c>). Whole buckets that an aggregate has
+    /// materialized are read from it; the rest from raw rows: the result is the same either way.
+    /// </summary>
+    /// <exception cref="UnknownSymbolException">There is no asset with that symbol (an existing asset without rows gives no candles).</exception>
+    /// <exception cref="ArgumentException">Start not before end, an interval that is not an OHLCV interval, an unknown time zone.</exception>
+    Task<OhlcvResult> GetOhlcvAsync(
+        string symbol, BucketWidth interval, DateTimeOffset start, DateTimeOffset end, OhlcvOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Same, with the interval spelled as in the seed (<c>1min</c> ... <c>1month</c>).</summary>
+    Task<OhlcvResult> GetOhlcvAsync(
+        string symbol, string interval, DateTimeOffset start, DateTimeOffset end, OhlcvOptions? options = null, CancellationToken cancellationToken = default);
+}
+
+/// <inheritdoc />
+public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescaleManager timescale) : ITimeSeriesRepository
+{
+    /// <summary>Per table: the series column, the measure, the additive column, and the FROM clause. Constants only.</summary>
+    private static readonly Dictionary<string, (string Series, string Measure, string Sum, string From, string Time)> Tables = new(StringComparer.Ordinal)
+    {
+        [Hypertables.AssetPrices.Table] = ("a.symbol", "p.close", "p.volume", "asset_prices_historic p JOIN assets a ON a.id = p.asset_id", "p.date"),
+        [Hypertables.PerformanceMetrics.Table] = ("p.metric_name", "p.value::numeric", "p.value::numeric", "performance_metrics p", "p.created_at"),
+        [Hypertables.ApiUsageLogs.Table] = ("p.endpoint", "p.duration_ms::numeric", "p.duration_ms::numeric", "api_usage_logs p", "p.created_at"),
+    };
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<TimeBucketRow>> GetTimeBucketedDataAsync(
+        string table, string bucket, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default)
+        => GetTimeBucketedDataAsync(new TimeBucketQuery(table, BucketWidth.Parse(bucket), start, end), cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<TimeBucketRow>> GetTimeBucketedDataAsync(TimeBucketQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (!Tables.TryGetValue(query.Table ?? "", out var t))
+        {
+            throw new ArgumentException(
+                $"Unknown table '{query.Table}'. Bucketed data is available for {string.Join(", ", Tables.Keys)}.", nameof(query));
+        }
+
+        RequireRange(query.Start, query.End);
+        if (query.Series is { Length: 0 })
+        {
+            throw new ArgumentException("Series must be a symbol, metric name or endpoint, or null for all.", nameof(query));
+        }
+
+        var grouped = query.PerSeries || query.Series is not null;
+        var sql = $"""
+            SELECT time_bucket($1, {t.Time}) AS bucket, {(grouped ? t.Series : "NULL::text")} AS series,
+                   count(*), avg({t.Measure}), min({t.Measure}), max({t.Measure}), sum({t.Sum})
+            FROM {t.From}
+            WHERE {t.Time} >= $2 AND {t.Time} < $3 AND ($4::text IS NULL OR {t.Series} = $4)
+            GROUP BY 1, 2
+            ORDER BY 1, 2
+            """;
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.Add(new() { Value = query.Bucket.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
+        command.Parameters.Add(new() { Value = query.Start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = query.End.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = (object?)query.Series ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<TimeBucketRow>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(new TimeBucketRow(reader.GetFieldValue<DateTimeOffset>(0), reader.IsDBNull(1) ? null : reader.GetString(1), reader.GetInt64(2),
+                Nullable(reader, 3), Nullable(reader, 4), Nullable(reader, 5), Nullable(reader, 6)));
+        }
+
+        return rows;
+    }
+
+    /// <inheritdoc />
+    public Task<OhlcvResult> GetOhlcvAsync(
+        string symbol, string interval, DateTimeOffset start, DateTimeOffset end, OhlcvOptions? options = null, CancellationToken cancellationToken = default)
+        => GetOhlcvAsync(symbol, BucketWidth.Parse(interval), start, end, options, cancellationToken);
+
+    /// <inheritdoc />
+    public async Task<OhlcvResult> GetOhlcvAsync(
+        string symbol, BucketWidth interval, DateTimeOffset start, DateTimeOffset end, OhlcvOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(symbol);
+        options ??= OhlcvOptions.Default;
+        RequireRange(start, end);
+        if (!BucketWidth.OhlcvIntervals.Contains(interval))
+        {
+            throw new ArgumentException(
+                $"'{interval.Name}' is not an OHLCV interval; use one of {string.Join(", ", BucketWidth.OhlcvIntervals.Select(i => i.Name))}.", nameof(interval));
+        }
+
+        var zone = interval.IsDayOrLonger ? ResolveZone(options.TimeZone) : TimeZoneInfo.Utc;
+        var zoneId = zone == TimeZoneInfo.Utc ? "UTC" : options.TimeZone;
+        var assetId = await GetAssetIdAsync(symbol, cancellationToken);
+
+        // Which aggregate can serve whole sub-buckets: the daily one for UTC days and coarser, the hourly one for hours,
+        // and for days in a zone whose offsets are whole hours; none for minute candles or half-hour zones.
+        var (view, subWidth) = options.Source == CandleSource.Raw || interval.Duration is { TotalHours: < 1 } && interval.Months == 0
+            ? ((string?)null, TimeSpan.Zero)
+            : interval.IsDayOrLonger && zoneId == "UTC" ? (Aggregates.Daily, TimeSpan.FromDays(1))
+            : !interval.IsDayOrLonger || HasWholeHourOffsets(zone, start, end) ? (Aggregates.Hourly, TimeSpan.FromHours(1))
+            : (null, TimeSpan.Zero);
+
+        var (aggFrom, aggTo) = (start, start);
+        if (view is not null)
+        {
+            var watermark = (await timescale.GetAggregatesAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough;
+            aggFrom = Ceiling(start, subWidth);
+            aggTo = Floor(watermark is { } w && w < end ? w : end, subWidth);
+            if (aggTo <= aggFrom)
+            {
+                (view, aggFrom, aggTo) = (null, start, start);
+            }
+        }
+
+        var candles = await ReadCandlesAsync(assetId, interval, zoneId, start, end, view, aggFrom, aggTo, cancellationToken);
+        if (options.FillGaps)
+        {
+            candles = await FillGapsAsync(assetId, interval, zoneId, start, end, candles, cancellationToken);
+        }
+
+        return new OhlcvResult(symbol, interval, zoneId, start, end, candles, view);
+    }
+
+    private async Task<List<Candle>> ReadCandlesAsync(
+        int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, string? view,
+        DateTimeOffset aggFrom, DateTimeOffset aggTo, CancellationToken cancellationToken)
+    {
+        // Three disjoint parts: raw rows before the first whole sub-bucket, the aggregate's whole materialized sub-buckets,
+        // raw rows after them. Each part's t orders it correctly against the others, so first/last over t roll them up exactly.
+        var aggregatePart = view is null
+            ? ""
+            : $"""
+              UNION ALL
+              SELECT bucket, open, high, low, close, volume, trade_count FROM {view}
+              WHERE asset_id = $1 AND bucket >= $4 AND bucket < $5
+              """;
+        var sql = $"""
+            WITH parts (t, open, high, low, close, volume, trade_count) AS (
+              SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic
+              WHERE asset_id = $1 AND date >= $2 AND date < $4
+              {aggregatePart}
+              UNION ALL
+              SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic
+              WHERE asset_id = $1 AND date >= $5 AND date < $3
+            )
+            SELECT time_bucket($6, t, $7) AS b, first(open, t), max(high), min(low), last(close, t), sum(volume), sum(trade_count)::bigint
+            FROM parts GROUP BY 1 ORDER BY 1
+            """;
+        await using var command = dataSource.CreateCommand(sql);
+        command.Parameters.Add(new() { Value = assetId, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = aggFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = aggTo.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
+        command.Parameters.Add(new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var candles = new List<Candle>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
+                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+        }
+
+        return candles;
+    }
+
+    private async Task<List<Candle>> FillGapsAsync(
+        int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, List<Candle> candles, CancellationToken cancellationToken)
+    {
+        // Every bucket of the range, in the zone's calendar (days, weeks from Monday, months), and the last close before it.
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            """
+            SELECT (g AT TIME ZONE $3)::timestamptz FROM generate_series(
+              time_bucket($4, $1::timestamptz, $3) AT TIME ZONE $3, $2::timestamptz AT TIME ZONE $3, $4) g
+            WHERE (g AT TIME ZONE $3) < $2
+            """)
+        {
+            Parameters =
+            {
+                new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text },
+                new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval },
+            },
+        });
+        batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT close FROM asset_prices_historic WHERE asset_id = $1 AND date < $2 ORDER BY date DESC LIMIT 1")
+        {
+            Parameters =
+            {
+                new() { Value = assetId, NpgsqlDbType = NpgsqlDbType.Integer },
+                new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+            },
+        });
+        await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+        var buckets = new List<DateTimeOffset>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            buckets.Add(reader.GetFieldValue<DateTimeOffset>(0));
+        }
+
+        await reader.NextResultAsync(cancellationToken);
+        decimal? previous = await reader.ReadAsync(cancellationToken) ? reader.GetDecimal(0) : null;
+
+        var byBucket = candles.ToDictionary(c => c.Bucket);
+        var filled = new List<Candle>(buckets.Count);
+        foreach (var bucket in buckets)
+        {
+            if (byBucket.TryGetValue(bucket, out var candle))
+            {
+                filled.Add(candle);
+                previous = candle.Close;
+            }
+            else if (previous is { } close)
+            {
+                filled.Add(new Candle(bucket, close, close, close, close, 0m, 0, IsFilled: true));
+            }
+        }
+
+        return filled;
+    }
+
+    private async Task<int> GetAssetIdAsync(string symbol, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT id FROM assets WHERE symbol = $1");
+        command.Parameters.Add(new() { Value = symbol.Trim().ToUpperInvariant() });
+        return await command.ExecuteScalarAsync(cancellationToken) is int id
+            ? id
+            : throw new UnknownSymbolException(symbol, "Check the spelling, or load its prices with UnknownSymbolMode.Create.");
+    }
+
+    private static TimeZoneInfo ResolveZone(string zone)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(zone);
+        try
+        {
+            return zone is "UTC" or "Etc/UTC" ? TimeZoneInfo.Utc : TimeZoneInfo.FindSystemTimeZoneById(zone);
+        }
+        catch (TimeZoneNotFoundException)
+        {
+            throw new ArgumentException($"Unknown time zone '{zone}'; use an IANA name such as 'America/New_York' or 'Europe/London'.", nameof(zone));
+        }
+    }
+
+    // Offsets only change at transitions, which are days apart: sampling every 12 hours of the range finds every offset in it.
+    private static bool HasWholeHourOffsets(TimeZoneInfo zone, DateTimeOffset start, DateTimeOffset end)
+    {
+        for (var t = start; t < end + TimeSpan.FromHours(12); t += TimeSpan.FromHours(12))
+        {
+            if (zone.GetUtcOffset(t).Ticks % TimeSpan.TicksPerHour != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static void RequireRange(DateTimeOffset start, DateTimeOffset end)
+    {
+        if (start >= end)
+        {
+            throw new ArgumentException($"The range start ({start:O}) must be before its end ({end:O}); ranges are [start, end).", nameof(start));
+        }
+    }
+
+    private static DateTimeOffset Floor(DateTimeOffset t, TimeSpan width) => new(t.UtcTicks - (t.UtcTicks % width.Ticks), TimeSpan.Zero);
+
+    private static DateTimeOffset Ceiling(DateTimeOffset t, TimeSpan width)
+    {
+        var floor = Floor(t, width);
+        return floor == t ? floor : floor + width;
+    }
+
+    private static decimal? Nullable(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDecimal(ordinal);
+}
