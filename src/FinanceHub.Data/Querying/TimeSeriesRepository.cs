@@ -133,8 +133,11 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             }
         }
 
-        var candles = await ReadCandlesAsync(assetId, interval, zoneId, start, end, view, aggFrom, aggTo, cancellationToken);
-        if (options.FillGaps)
+        // Gap filling: TimescaleDB's time_bucket_gapfill and locf where the edition has them, the same result built from
+        // generate_series over the zone's calendar where it does not.
+        var nativeGapfill = options.FillGaps && await timescale.GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
+        var candles = await ReadCandlesAsync(assetId, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, cancellationToken);
+        if (options.FillGaps && !nativeGapfill)
         {
             candles = await FillGapsAsync(assetId, interval, zoneId, start, end, candles, cancellationToken);
         }
@@ -144,7 +147,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
     private async Task<List<Candle>> ReadCandlesAsync(
         int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, string? view,
-        DateTimeOffset aggFrom, DateTimeOffset aggTo, CancellationToken cancellationToken)
+        DateTimeOffset aggFrom, DateTimeOffset aggTo, bool gapfill, CancellationToken cancellationToken)
     {
         // Three disjoint parts: raw rows before the first whole sub-bucket, the aggregate's whole materialized sub-buckets,
         // raw rows after them. Each part's t orders it correctly against the others, so first/last over t roll them up exactly.
@@ -164,8 +167,17 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
               SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic
               WHERE asset_id = $1 AND date >= $5 AND date < $3
             )
-            SELECT time_bucket($6, t, $7) AS b, first(open, t), max(high), min(low), last(close, t), sum(volume), sum(trade_count)::bigint
-            FROM parts GROUP BY 1 ORDER BY 1
+            {(gapfill
+                ? """
+                  SELECT time_bucket_gapfill($6, t, $7, $2, $3) AS b, first(open, t), max(high), min(low),
+                         locf(last(close, t), prev => (SELECT close FROM asset_prices_historic WHERE asset_id = $1 AND date < $2 ORDER BY date DESC LIMIT 1)),
+                         sum(volume), sum(trade_count)::bigint
+                  FROM parts WHERE t >= $2 AND t < $3 GROUP BY 1 ORDER BY 1
+                  """
+                : """
+                  SELECT time_bucket($6, t, $7) AS b, first(open, t), max(high), min(low), last(close, t), sum(volume), sum(trade_count)::bigint
+                  FROM parts GROUP BY 1 ORDER BY 1
+                  """)}
             """;
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new() { Value = assetId, NpgsqlDbType = NpgsqlDbType.Integer });
@@ -179,8 +191,18 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         var candles = new List<Candle>();
         while (await reader.ReadAsync(cancellationToken))
         {
-            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
-                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+            var bucket = reader.GetFieldValue<DateTimeOffset>(0);
+            if (!reader.IsDBNull(1))
+            {
+                candles.Add(new Candle(bucket, reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
+                    reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+            }
+            else if (!reader.IsDBNull(4))
+            {
+                // An empty bucket from time_bucket_gapfill; leading ones before any known close have none and are left out.
+                var close = reader.GetDecimal(4);
+                candles.Add(new Candle(bucket, close, close, close, close, 0m, 0, IsFilled: true));
+            }
         }
 
         return candles;
