@@ -37,6 +37,13 @@ public interface ITimeSeriesRepository
 /// <inheritdoc />
 public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescaleManager timescale) : ITimeSeriesRepository
 {
+    // Aggregate watermarks, read at most every few seconds. Safe to reuse: a watermark only moves forward, and an older
+    // (lower) one only sends more buckets to the raw rows, which give the same candles.
+    private static readonly TimeSpan WatermarkTtl = TimeSpan.FromSeconds(5);
+    private Watermarks? _watermarks;
+
+    private sealed record Watermarks(DateTime ReadAt, IReadOnlyList<AggregateInfo> Aggregates);
+
     /// <summary>Per table: the series column, the measure, the additive column, and the FROM clause. Constants only.</summary>
     private static readonly Dictionary<string, (string Series, string Measure, string Sum, string From, string Time)> Tables = new(StringComparer.Ordinal)
     {
@@ -111,7 +118,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
         var zone = interval.IsDayOrLonger ? ResolveZone(options.TimeZone) : TimeZoneInfo.Utc;
         var zoneId = zone == TimeZoneInfo.Utc ? "UTC" : options.TimeZone;
-        var assetId = await GetAssetIdAsync(symbol, cancellationToken);
+        var normalized = symbol.Trim().ToUpperInvariant();
 
         // Which aggregate can serve whole sub-buckets: the daily one for UTC days and coarser, the hourly one for hours,
         // and for days in a zone whose offsets are whole hours; none for minute candles or half-hour zones.
@@ -124,7 +131,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         var (aggFrom, aggTo) = (start, start);
         if (view is not null)
         {
-            var watermark = (await timescale.GetAggregatesAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough;
+            var watermark = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough;
             aggFrom = Ceiling(start, subWidth);
             aggTo = Floor(watermark is { } w && w < end ? w : end, subWidth);
             if (aggTo <= aggFrom)
@@ -136,17 +143,33 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         // Gap filling: TimescaleDB's time_bucket_gapfill and locf where the edition has them, the same result built from
         // generate_series over the zone's calendar where it does not.
         var nativeGapfill = options.FillGaps && await timescale.GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
-        var candles = await ReadCandlesAsync(assetId, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, cancellationToken);
-        if (options.FillGaps && !nativeGapfill)
+        var candles = await ReadCandlesAsync(normalized, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, cancellationToken);
+        if (candles.Count == 0 || options.FillGaps)
         {
-            candles = await FillGapsAsync(assetId, interval, zoneId, start, end, candles, cancellationToken);
+            var assetId = await GetAssetIdAsync(symbol, cancellationToken);
+            if (options.FillGaps && !nativeGapfill)
+            {
+                candles = await FillGapsAsync(assetId, interval, zoneId, start, end, candles, cancellationToken);
+            }
         }
 
         return new OhlcvResult(symbol, interval, zoneId, start, end, candles, view);
     }
 
+    private async Task<IReadOnlyList<AggregateInfo>> GetWatermarksAsync(CancellationToken cancellationToken)
+    {
+        if (_watermarks is { } cached && DateTime.UtcNow - cached.ReadAt < WatermarkTtl)
+        {
+            return cached.Aggregates;
+        }
+
+        var fresh = new Watermarks(DateTime.UtcNow, await timescale.GetAggregatesAsync(cancellationToken));
+        _watermarks = fresh;
+        return fresh.Aggregates;
+    }
+
     private async Task<List<Candle>> ReadCandlesAsync(
-        int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, string? view,
+        string symbol, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, string? view,
         DateTimeOffset aggFrom, DateTimeOffset aggTo, bool gapfill, CancellationToken cancellationToken)
     {
         // Three disjoint parts: raw rows before the first whole sub-bucket, the aggregate's whole materialized sub-buckets,
@@ -156,21 +179,23 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             : $"""
               UNION ALL
               SELECT bucket, open, high, low, close, volume, trade_count FROM {view}
-              WHERE asset_id = $1 AND bucket >= $4 AND bucket < $5
+              WHERE asset_id = (SELECT id FROM asset) AND bucket >= $4 AND bucket < $5
               """;
+        // The asset is looked up inside the query: one round trip; an unknown symbol simply gives no rows (checked after).
         var sql = $"""
-            WITH parts (t, open, high, low, close, volume, trade_count) AS (
+            WITH asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1),
+            parts (t, open, high, low, close, volume, trade_count) AS (
               SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic
-              WHERE asset_id = $1 AND date >= $2 AND date < $4
+              WHERE asset_id = (SELECT id FROM asset) AND date >= $2 AND date < $4
               {aggregatePart}
               UNION ALL
               SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic
-              WHERE asset_id = $1 AND date >= $5 AND date < $3
+              WHERE asset_id = (SELECT id FROM asset) AND date >= $5 AND date < $3
             )
             {(gapfill
                 ? """
                   SELECT time_bucket_gapfill($6, t, $7, $2, $3) AS b, first(open, t), max(high), min(low),
-                         locf(last(close, t), prev => (SELECT close FROM asset_prices_historic WHERE asset_id = $1 AND date < $2 ORDER BY date DESC LIMIT 1)),
+                         locf(last(close, t), prev => (SELECT close FROM asset_prices_historic WHERE asset_id = (SELECT id FROM asset) AND date < $2 ORDER BY date DESC LIMIT 1)),
                          sum(volume), sum(trade_count)::bigint
                   FROM parts WHERE t >= $2 AND t < $3 GROUP BY 1 ORDER BY 1
                   """
@@ -180,7 +205,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                   """)}
             """;
         await using var command = dataSource.CreateCommand(sql);
-        command.Parameters.Add(new() { Value = assetId, NpgsqlDbType = NpgsqlDbType.Integer });
+        command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
         command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = aggFrom.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
