@@ -19,6 +19,15 @@ echo "== restore and build (Release, warnings are errors)"
 dotnet tool restore >/dev/null
 dotnet build FinanceHub.Data.sln -c Release -nologo -v quiet -clp:ErrorsOnly
 
+echo "== generated SQL script (migrations-sql/generated/idempotent.sql) is up to date"
+script_failed=0
+NO_BUILD=1 eng/generate-sql-script.sh "$artifacts/idempotent.sql" >/dev/null
+if ! diff -u migrations-sql/generated/idempotent.sql "$artifacts/idempotent.sql" >"$artifacts/idempotent.diff"; then
+  echo "FAILED: migrations-sql/generated/idempotent.sql is out of date with the migrations; run eng/generate-sql-script.sh and commit it:"
+  head -40 "$artifacts/idempotent.diff"
+  script_failed=1
+fi
+
 echo "== migration bundle"
 # The bundle that deployments apply; MigrationBundleTests applies it to fresh databases, twice and concurrently.
 dotnet ef migrations bundle --project src/FinanceHub.Data --configuration Release --no-build \
@@ -37,5 +46,6 @@ passed=$(echo "$summary" | awk '/succeeded:/{s+=$2} END{print s+0}')
 failed=$(echo "$summary" | awk '/failed:/{s+=$2} END{print s+0}')
 skipped=$(echo "$summary" | awk '/skipped:/{s+=$2} END{print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+if [ "$script_failed" -ne 0 ]; then failed=$((failed + 1)); status=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

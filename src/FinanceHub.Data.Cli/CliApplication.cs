@@ -36,7 +36,9 @@ public static class CliApplication
         root.Options.Add(GlobalOptions.Verbose);
         foreach (var command in new ICliCommand[]
                  {
-                     new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context),
+                     new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context), new ChunksCommand(context),
+                     new CompressCommand(context), new RetentionCommand(context), new IngestCommand(context), new OhlcvCommand(context),
+                     new BucketCommand(context),
                  })
         {
             root.Subcommands.Add(command.Build());

@@ -1,0 +1,574 @@
+﻿CREATE TABLE IF NOT EXISTS "__EFMigrationsHistory" (
+    migration_id character varying(150) NOT NULL,
+    product_version character varying(32) NOT NULL,
+    CONSTRAINT pk___ef_migrations_history PRIMARY KEY (migration_id)
+);
+
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+        IF NOT EXISTS(SELECT 1 FROM pg_namespace WHERE nspname = 'financehub') THEN
+            CREATE SCHEMA financehub;
+        END IF;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE TABLE api_usage_logs (
+        id bigint GENERATED ALWAYS AS IDENTITY,
+        created_at timestamp with time zone NOT NULL,
+        endpoint character varying(256) NOT NULL,
+        method character varying(10) NOT NULL,
+        status_code smallint NOT NULL,
+        duration_ms double precision NOT NULL,
+        caller_id character varying(128),
+        client_ip inet,
+        user_agent character varying(512),
+        request_bytes bigint,
+        response_bytes bigint,
+        CONSTRAINT pk_api_usage_logs PRIMARY KEY (created_at, id)
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE TABLE assets (
+        id integer GENERATED ALWAYS AS IDENTITY,
+        symbol character varying(32) NOT NULL,
+        name character varying(200),
+        asset_type character varying(16) NOT NULL,
+        exchange character varying(64),
+        quote_currency character(3) NOT NULL,
+        is_active boolean NOT NULL,
+        created_at timestamp with time zone NOT NULL DEFAULT (now()),
+        CONSTRAINT pk_assets PRIMARY KEY (id),
+        CONSTRAINT ck_assets_symbol_upper CHECK (symbol = upper(symbol) AND symbol <> '')
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE TABLE financehub.maintenance_policies (
+        name character varying(200) NOT NULL,
+        kind character varying(16) NOT NULL,
+        target character varying(200) NOT NULL,
+        drop_after interval,
+        schedule_interval interval NOT NULL,
+        enabled boolean NOT NULL,
+        next_run_at timestamp with time zone NOT NULL,
+        last_run_started_at timestamp with time zone,
+        last_run_finished_at timestamp with time zone,
+        last_run_status character varying(16),
+        last_error text,
+        materialized_through timestamp with time zone,
+        CONSTRAINT pk_maintenance_policies PRIMARY KEY (name)
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE TABLE performance_metrics (
+        id bigint GENERATED ALWAYS AS IDENTITY,
+        created_at timestamp with time zone NOT NULL,
+        metric_name character varying(128) NOT NULL,
+        value double precision NOT NULL,
+        unit character varying(16),
+        service character varying(64),
+        host character varying(128),
+        asset_id integer,
+        CONSTRAINT pk_performance_metrics PRIMARY KEY (created_at, id)
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE TABLE asset_prices_historic (
+        asset_id integer NOT NULL,
+        date timestamp with time zone NOT NULL,
+        open numeric(20,8) NOT NULL,
+        high numeric(20,8) NOT NULL,
+        low numeric(20,8) NOT NULL,
+        close numeric(20,8) NOT NULL,
+        adjusted_close numeric(20,8),
+        volume numeric(28,8) NOT NULL,
+        trade_count integer,
+        source character varying(64),
+        CONSTRAINT pk_asset_prices_historic PRIMARY KEY (asset_id, date),
+        CONSTRAINT ck_asset_prices_historic_high_low CHECK (high >= low),
+        CONSTRAINT ck_asset_prices_historic_volume CHECK (volume >= 0),
+        CONSTRAINT fk_asset_prices_historic_assets_asset_id FOREIGN KEY (asset_id) REFERENCES assets (id) ON DELETE RESTRICT
+    );
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_api_usage_logs_caller_id_created_at ON api_usage_logs (caller_id, created_at DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_api_usage_logs_created_at ON api_usage_logs (created_at DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_api_usage_logs_endpoint_created_at ON api_usage_logs (endpoint, created_at DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_asset_prices_historic_date ON asset_prices_historic (date DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE UNIQUE INDEX ix_assets_symbol ON assets (symbol);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_performance_metrics_created_at ON performance_metrics (created_at DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    CREATE INDEX ix_performance_metrics_metric_name_created_at ON performance_metrics (metric_name, created_at DESC);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125163800_InitialSchema') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261125163800_InitialSchema', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    -- TimescaleDB itself, with an error that says what to do when the server cannot load it.
+    DO $fh$
+    BEGIN
+      IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
+        RETURN;
+      END IF;
+      IF NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+        RAISE EXCEPTION 'FinanceHub.Data needs the TimescaleDB extension, and this PostgreSQL server (%) does not have it installed.',
+          current_setting('server_version')
+          USING HINT = 'Install TimescaleDB for this server version (Debian: apt-get install postgresql-17-timescaledb), set '
+                    || 'shared_preload_libraries = ''timescaledb'' and restart PostgreSQL; or use the local stack: sudo eng/devstack.sh up.';
+      END IF;
+      IF current_setting('shared_preload_libraries') NOT LIKE '%timescaledb%' THEN
+        RAISE EXCEPTION 'TimescaleDB is installed on this server but not preloaded.'
+          USING HINT = 'Add timescaledb to shared_preload_libraries in postgresql.conf and restart PostgreSQL.';
+      END IF;
+      CREATE EXTENSION IF NOT EXISTS timescaledb;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    -- Helper functions of FinanceHub.Data (the seed's setup_timescale_functions). Idempotent: CREATE OR REPLACE.
+
+    -- 'timescale' (community edition), 'apache' (Apache-2 edition), or 'none' (extension not loaded).
+    CREATE OR REPLACE FUNCTION financehub.timescale_license() RETURNS text
+    LANGUAGE sql STABLE AS
+    $fn$ SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                     THEN coalesce(current_setting('timescaledb.license', true), 'apache')
+                     ELSE 'none' END $fn$;
+
+    -- Per-feature support on this server: native, emulated (run by the project) or unavailable.
+    CREATE OR REPLACE FUNCTION financehub.feature_support()
+    RETURNS TABLE (feature text, support text, detail text)
+    LANGUAGE sql STABLE AS
+    $fn$
+      WITH l AS (SELECT financehub.timescale_license() AS license)
+      SELECT f.feature,
+             CASE WHEN l.license = 'none' THEN 'unavailable'
+                  WHEN l.license = 'timescale' OR f.apache = 'native' THEN 'native'
+                  ELSE f.apache END,
+             CASE WHEN l.license = 'none' THEN 'the timescaledb extension is not installed'
+                  WHEN l.license = 'timescale' OR f.apache = 'native' THEN f.native_detail
+                  ELSE f.apache_detail END
+      FROM l, (VALUES
+        ('hypertables',            'native',      'create_hypertable, chunks, drop_chunks', NULL),
+        ('time_bucket',            'native',      'time_bucket, first, last', NULL),
+        ('compression',            'unavailable', 'columnstore compression with policies',
+                                                  'needs the community edition (timescaledb.license = timescale)'),
+        ('retention_policies',     'emulated',    'add_retention_policy jobs',
+                                                  'financehub.maintenance_policies, run by financehub-data maintain'),
+        ('continuous_aggregates',  'emulated',    'continuous aggregates, real-time',
+                                                  'materialized views refreshed by financehub-data maintain'),
+        ('aggregate_refresh',      'emulated',    'add_continuous_aggregate_policy jobs',
+                                                  'financehub.maintenance_policies, run by financehub-data maintain'),
+        ('jobs',                   'unavailable', 'TimescaleDB background jobs',
+                                                  'needs the community edition; project policies stand in'),
+        ('gapfill',                'emulated',    'time_bucket_gapfill, locf',
+                                                  'generate_series over buckets with carried-forward close')
+      ) AS f(feature, apache, native_detail, apache_detail)
+    $fn$;
+
+    -- Drops chunks of a hypertable whose data is entirely older than now() - drop_after, and returns how many.
+    -- Before dropping chunks of asset_prices_historic on the Apache edition, it keeps the OHLCV aggregate rows of the
+    -- dropped range in financehub.asset_prices_*_retained, which the emulated aggregates read, so retention never
+    -- silently deletes aggregate history (a continuous aggregate keeps it natively as long as its refresh window is
+    -- shorter than the retention).
+    CREATE OR REPLACE FUNCTION financehub.apply_retention(hypertable regclass, drop_after interval) RETURNS integer
+    LANGUAGE plpgsql AS
+    $fn$
+    DECLARE
+      boundary timestamptz;
+      dropped integer;
+    BEGIN
+      IF drop_after IS NULL OR drop_after <= interval '0' THEN
+        RAISE EXCEPTION 'drop_after must be a positive interval, got %', drop_after;
+      END IF;
+      SELECT max(c.range_end) INTO boundary
+      FROM timescaledb_information.chunks c
+      WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass = hypertable
+        AND c.range_end <= now() - drop_after;
+      IF boundary IS NULL THEN
+        RETURN 0;
+      END IF;
+      IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
+        INSERT INTO financehub.asset_prices_hourly_retained
+        SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+        FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
+        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+        INSERT INTO financehub.asset_prices_daily_retained
+        SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+        FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
+        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+      END IF;
+      SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => boundary);
+      RETURN dropped;
+    END
+    $fn$;
+
+    -- Turns a hypertable back into a plain table with the same name, columns, defaults, identity, constraints (same
+    -- names), indexes and rows. Used by the Down of the TimescaleDB migration.
+    CREATE OR REPLACE FUNCTION financehub.hypertable_to_plain(hypertable regclass) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    DECLARE
+      tbl_schema text;
+      tbl_name text;
+      tmp_name text;
+      r record;
+      constraint_defs text[] := '{}';
+      index_defs text[] := '{}';
+      identity_cols text[] := '{}';
+      seq_names text[] := '{}';
+      def text;
+      i integer;
+    BEGIN
+      SELECT n.nspname, c.relname INTO tbl_schema, tbl_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hypertable;
+      tmp_name := left(tbl_name, 50) || '_plain_tmp';
+
+      FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+               WHERE conrelid = hypertable AND contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY contype = 'f', conname LOOP
+        constraint_defs := constraint_defs || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', tbl_schema, tbl_name, r.conname, r.def);
+      END LOOP;
+      FOR r IN SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+               WHERE i.indrelid = hypertable AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) LOOP
+        index_defs := index_defs || r.def;
+      END LOOP;
+      FOR r IN SELECT a.attname, pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), a.attname) AS seq
+               FROM pg_attribute a WHERE a.attrelid = hypertable AND a.attidentity <> '' AND NOT a.attisdropped LOOP
+        identity_cols := identity_cols || r.attname::text;
+        seq_names := seq_names || r.seq;
+      END LOOP;
+
+      EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)',
+                     tbl_schema, tmp_name, tbl_schema, tbl_name);
+      EXECUTE format('INSERT INTO %I.%I OVERRIDING SYSTEM VALUE SELECT * FROM %I.%I', tbl_schema, tmp_name, tbl_schema, tbl_name);
+      EXECUTE format('DROP TABLE %I.%I', tbl_schema, tbl_name);
+      EXECUTE format('ALTER TABLE %I.%I RENAME TO %I', tbl_schema, tmp_name, tbl_name);
+      FOR i IN 1 .. coalesce(array_length(identity_cols, 1), 0) LOOP
+        -- The copy got a new sequence; give it the old name and carry on numbering after the highest value.
+        EXECUTE format('ALTER SEQUENCE %s RENAME TO %I',
+                       pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), identity_cols[i]),
+                       split_part(seq_names[i], '.', 2));
+        EXECUTE format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %I.%I), 0) + 1, false)',
+                       seq_names[i], identity_cols[i], tbl_schema, tbl_name);
+      END LOOP;
+      FOREACH def IN ARRAY constraint_defs LOOP EXECUTE def; END LOOP;
+      FOREACH def IN ARRAY index_defs LOOP EXECUTE def; END LOOP;
+    END
+    $fn$;
+
+    -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text).
+    CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
+        RAISE EXCEPTION '% is not a materialized view', target;
+      END IF;
+      IF use_concurrently AND EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relispopulated) THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', target);
+      ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
+      END IF;
+    END
+    $fn$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    -- The three hypertables. create_default_indexes => false: the model declares the indexes the queries need
+    -- (see the entity configurations), so the database holds exactly what the EF model says.
+    -- migrate_data => true lets a database that already has rows (a baselined one) convert in place; large existing
+    -- tables are better converted online with `financehub-data convert`.
+    DO $fh$
+    BEGIN
+      PERFORM create_hypertable('asset_prices_historic', by_range('date', INTERVAL '7 days'),
+                                create_default_indexes => false, if_not_exists => true, migrate_data => true);
+      PERFORM set_chunk_time_interval('asset_prices_historic', INTERVAL '7 days');
+
+      PERFORM create_hypertable('performance_metrics', by_range('created_at', INTERVAL '1 day'),
+                                create_default_indexes => false, if_not_exists => true, migrate_data => true);
+      PERFORM set_chunk_time_interval('performance_metrics', INTERVAL '1 day');
+
+      PERFORM create_hypertable('api_usage_logs', by_range('created_at', INTERVAL '1 hour'),
+                                create_default_indexes => false, if_not_exists => true, migrate_data => true);
+      PERFORM set_chunk_time_interval('api_usage_logs', INTERVAL '1 hour');
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    -- Compression (community edition only): segment by the series key, newest first inside a segment.
+    -- On the Apache edition compression is unavailable and financehub.feature_support() says so.
+    DO $fh$
+    BEGIN
+      IF financehub.timescale_license() <> 'timescale' THEN
+        RETURN;
+      END IF;
+      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'asset_prices_historic') THEN
+        EXECUTE $sql$ALTER TABLE asset_prices_historic SET (timescaledb.compress,
+          timescaledb.compress_segmentby = 'asset_id', timescaledb.compress_orderby = 'date DESC')$sql$;
+      END IF;
+      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'performance_metrics') THEN
+        EXECUTE $sql$ALTER TABLE performance_metrics SET (timescaledb.compress,
+          timescaledb.compress_segmentby = 'metric_name', timescaledb.compress_orderby = 'created_at DESC, id')$sql$;
+      END IF;
+      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'api_usage_logs') THEN
+        EXECUTE $sql$ALTER TABLE api_usage_logs SET (timescaledb.compress,
+          timescaledb.compress_segmentby = 'endpoint', timescaledb.compress_orderby = 'created_at DESC, id')$sql$;
+      END IF;
+      PERFORM add_compression_policy('asset_prices_historic', compress_after => INTERVAL '30 days', if_not_exists => true);
+      PERFORM add_compression_policy('performance_metrics', compress_after => INTERVAL '7 days', if_not_exists => true);
+      PERFORM add_compression_policy('api_usage_logs', compress_after => INTERVAL '1 day', if_not_exists => true);
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    -- Retention: 2 years / 30 days / 7 days. Native policies on the community edition; on the Apache edition the same
+    -- policies are recorded for the project to run (financehub-data maintain), through financehub.apply_retention.
+    DO $fh$
+    BEGIN
+      IF financehub.timescale_license() = 'timescale' THEN
+        PERFORM add_retention_policy('asset_prices_historic', drop_after => INTERVAL '730 days', if_not_exists => true);
+        PERFORM add_retention_policy('performance_metrics', drop_after => INTERVAL '30 days', if_not_exists => true);
+        PERFORM add_retention_policy('api_usage_logs', drop_after => INTERVAL '7 days', if_not_exists => true);
+      ELSE
+        INSERT INTO financehub.maintenance_policies (name, kind, target, drop_after, schedule_interval, enabled, next_run_at)
+        VALUES ('retention:asset_prices_historic', 'Retention', 'asset_prices_historic', INTERVAL '730 days', INTERVAL '1 day', true, now()),
+               ('retention:performance_metrics', 'Retention', 'performance_metrics', INTERVAL '30 days', INTERVAL '1 day', true, now()),
+               ('retention:api_usage_logs', 'Retention', 'api_usage_logs', INTERVAL '7 days', INTERVAL '1 hour', true, now())
+        ON CONFLICT (name) DO NOTHING;
+      END IF;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261125164002_TimescaleLayer', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164014_PriceAggregates') THEN
+    -- OHLCV per asset and bucket: open = first(open), high = max, low = min, close = last(close), volume = sum,
+    -- trade_count = sum of the rows' trade_count, a row without one counting as one trade.
+    --
+    -- Community edition: continuous aggregates, real-time (materialized_only = false, so the newest, not yet
+    -- materialized rows are included), refreshed by policies. Their refresh windows (7 and 30 days) are far shorter
+    -- than the raw retention (2 years): a refresh only rewrites buckets inside its window, so buckets whose raw rows
+    -- retention has dropped are never recomputed from nothing and stay in the aggregate.
+    --
+    -- Apache edition: plain materialized views with the same columns and a unique index (so REFRESH ... CONCURRENTLY
+    -- works), refreshed by project-run policies. A plain refresh recomputes everything, so rows that retention drops
+    -- would vanish from it; financehub.apply_retention first keeps their aggregates in financehub.*_retained, and the
+    -- views read those for buckets that no longer have raw rows.
+    DO $fh$
+    BEGIN
+      IF financehub.timescale_license() = 'timescale' THEN
+        EXECUTE $sql$
+          CREATE MATERIALIZED VIEW IF NOT EXISTS asset_prices_hourly
+          WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+          SELECT asset_id, time_bucket(INTERVAL '1 hour', date) AS bucket,
+                 first(open, date) AS open, max(high) AS high, min(low) AS low, last(close, date) AS close,
+                 sum(volume) AS volume, coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL) AS trade_count
+          FROM asset_prices_historic
+          GROUP BY asset_id, time_bucket(INTERVAL '1 hour', date)
+          WITH NO DATA $sql$;
+        EXECUTE $sql$
+          CREATE MATERIALIZED VIEW IF NOT EXISTS asset_prices_daily
+          WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+          SELECT asset_id, time_bucket(INTERVAL '1 day', date) AS bucket,
+                 first(open, date) AS open, max(high) AS high, min(low) AS low, last(close, date) AS close,
+                 sum(volume) AS volume, coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL) AS trade_count
+          FROM asset_prices_historic
+          GROUP BY asset_id, time_bucket(INTERVAL '1 day', date)
+          WITH NO DATA $sql$;
+        PERFORM add_continuous_aggregate_policy('asset_prices_hourly', start_offset => INTERVAL '7 days',
+          end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '30 minutes', if_not_exists => true);
+        PERFORM add_continuous_aggregate_policy('asset_prices_daily', start_offset => INTERVAL '30 days',
+          end_offset => INTERVAL '1 hour', schedule_interval => INTERVAL '1 hour', if_not_exists => true);
+      ELSE
+        CREATE TABLE IF NOT EXISTS financehub.asset_prices_hourly_retained (
+          asset_id integer NOT NULL, bucket timestamptz NOT NULL, open numeric NOT NULL, high numeric NOT NULL,
+          low numeric NOT NULL, close numeric NOT NULL, volume numeric NOT NULL, trade_count bigint NOT NULL,
+          PRIMARY KEY (asset_id, bucket));
+        CREATE TABLE IF NOT EXISTS financehub.asset_prices_daily_retained (LIKE financehub.asset_prices_hourly_retained INCLUDING ALL);
+        CREATE MATERIALIZED VIEW IF NOT EXISTS asset_prices_hourly AS
+          WITH live AS (
+            SELECT asset_id, time_bucket(INTERVAL '1 hour', date) AS bucket,
+                   first(open, date) AS open, max(high) AS high, min(low) AS low, last(close, date) AS close,
+                   sum(volume) AS volume, coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL) AS trade_count
+            FROM asset_prices_historic
+            GROUP BY asset_id, time_bucket(INTERVAL '1 hour', date))
+          SELECT * FROM live
+          UNION ALL
+          SELECT r.* FROM financehub.asset_prices_hourly_retained r
+          WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.asset_id = r.asset_id AND live.bucket = r.bucket);
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_asset_prices_hourly_asset_id_bucket ON asset_prices_hourly (asset_id, bucket);
+        CREATE MATERIALIZED VIEW IF NOT EXISTS asset_prices_daily AS
+          WITH live AS (
+            SELECT asset_id, time_bucket(INTERVAL '1 day', date) AS bucket,
+                   first(open, date) AS open, max(high) AS high, min(low) AS low, last(close, date) AS close,
+                   sum(volume) AS volume, coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL) AS trade_count
+            FROM asset_prices_historic
+            GROUP BY asset_id, time_bucket(INTERVAL '1 day', date))
+          SELECT * FROM live
+          UNION ALL
+          SELECT r.* FROM financehub.asset_prices_daily_retained r
+          WHERE NOT EXISTS (SELECT 1 FROM live WHERE live.asset_id = r.asset_id AND live.bucket = r.bucket);
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_asset_prices_daily_asset_id_bucket ON asset_prices_daily (asset_id, bucket);
+        INSERT INTO financehub.maintenance_policies (name, kind, target, schedule_interval, enabled, next_run_at, materialized_through)
+        VALUES ('refresh:asset_prices_hourly', 'Refresh', 'asset_prices_hourly', INTERVAL '30 minutes', true, now(), NULL),
+               ('refresh:asset_prices_daily', 'Refresh', 'asset_prices_daily', INTERVAL '1 hour', true, now(), NULL)
+        ON CONFLICT (name) DO NOTHING;
+      END IF;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164014_PriceAggregates') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261125164014_PriceAggregates', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164026_PriceAggregatesInitialRefresh') THEN
+    -- Materialize the aggregates over rows that were already there (a baselined or converted database): the refresh
+    -- policies only look back 7 / 30 days. NOT TRANSACTIONAL: refresh_continuous_aggregate commits as it goes and
+    -- cannot run inside a transaction block, so this runs on its own (suppressTransaction) and cannot be rolled back;
+    -- it only (re)computes aggregate rows, so running it again is safe.
+    DO $fh$
+    BEGIN
+      IF financehub.timescale_license() = 'timescale' THEN
+        CALL refresh_continuous_aggregate('asset_prices_hourly', NULL, now() - INTERVAL '1 hour');
+        CALL refresh_continuous_aggregate('asset_prices_daily', NULL, now() - INTERVAL '1 hour');
+      ELSE
+        -- The watermark is the newest price time the refresh covers (read first), as for a continuous aggregate.
+        UPDATE financehub.maintenance_policies
+        SET materialized_through = (SELECT max(date) FROM asset_prices_historic),
+            last_run_started_at = now(), last_run_finished_at = clock_timestamp(), last_run_status = 'Success'
+        WHERE kind = 'Refresh' AND target IN ('asset_prices_hourly', 'asset_prices_daily');
+        REFRESH MATERIALIZED VIEW asset_prices_hourly;
+        REFRESH MATERIALIZED VIEW asset_prices_daily;
+      END IF;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164026_PriceAggregatesInitialRefresh') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261125164026_PriceAggregatesInitialRefresh', '10.0.15');
+    END IF;
+END $EF$;

@@ -1,0 +1,132 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using CsvHelper;
+using FinanceHub.Data.Ingest;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+
+namespace FinanceHub.Data.Cli.Commands;
+
+/// <summary><c>ingest</c>: load a CSV file of prices through binary COPY, with progress.</summary>
+internal sealed class IngestCommand(CliContext context) : ICliCommand
+{
+    private readonly Argument<FileInfo> _file = new("file") { Description = "CSV with a header: symbol,date,open,high,low,close,volume[,adjusted_close,trade_count,source]; '-' reads standard input." };
+    private readonly Option<ConflictMode> _onConflict = new("--on-conflict") { Description = "Rows already present: Error, Skip or Update.", DefaultValueFactory = _ => ConflictMode.Error };
+    private readonly Option<bool> _createSymbols = new("--create-symbols") { Description = "Create assets for unknown symbols instead of failing." };
+
+    public Command Build()
+    {
+        var command = new Command("ingest", "Load a CSV file of price bars (all or nothing). Timestamps must carry an offset (Z or +hh:mm).")
+        {
+            _file, _onConflict, _createSymbols,
+        };
+        command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
+        return command;
+    }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var file = parseResult.GetValue(_file)!;
+        if (file.Name != "-" && !file.Exists)
+        {
+            throw new CliUsageException($"ingest: there is no file '{file.FullName}'.");
+        }
+
+        await using var services = CliContext.CreateServices(parseResult);
+        var ingestor = services.GetRequiredService<IBulkIngestor>();
+        var total = file.Name == "-" ? 0 : file.Length;
+        await using var input = file.Name == "-" ? Console.OpenStandardInput() : File.OpenRead(file.FullName);
+        var options = new IngestOptions
+        {
+            OnConflict = parseResult.GetValue(_onConflict),
+            OnUnknownSymbol = parseResult.GetValue(_createSymbols) ? UnknownSymbolMode.Create : UnknownSymbolMode.Reject,
+        };
+
+        IngestResult result;
+        if (context.Interactive && total > 0 && !CliContext.Json(parseResult))
+        {
+            result = await context.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                .StartAsync(async progress =>
+                {
+                    var task = progress.AddTask($"loading {file.Name}", maxValue: total);
+                    return await ingestor.IngestPricesAsync(ReadAsync(input, cancellationToken),
+                        options with { Progress = new Progress<long>(_ => task.Value = input.Position) }, cancellationToken);
+                });
+        }
+        else
+        {
+            // Redirected output: a plain line every 100,000 rows.
+            result = await ingestor.IngestPricesAsync(ReadAsync(input, cancellationToken),
+                options with { Progress = new Progress<long>(n => context.Error.WriteLine($"loaded {n:N0} rows")) }, cancellationToken);
+        }
+
+        if (CliContext.Json(parseResult))
+        {
+            await context.WriteJsonAsync(result);
+        }
+        else
+        {
+            var created = result.AssetsCreated.Count > 0 ? $"; created {string.Join(", ", result.AssetsCreated)}" : "";
+            await context.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Loaded {result.RowsRead:N0} rows ({result.RowsWritten:N0} written, {result.RowsSkipped:N0} skipped) in {result.Elapsed.TotalSeconds:N1} s, {result.RowsPerSecond:N0} rows/s{created}."));
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static readonly string[] Required = ["symbol", "date", "open", "high", "low", "close", "volume"];
+
+    private static async IAsyncEnumerable<PriceRow> ReadAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var csv = CsvReader.Create(input, new CsvReaderOptions { HasHeader = true, TrimWhitespace = true }, true);
+        if (!await csv.ReadAsync(cancellationToken))
+        {
+            yield break;
+        }
+
+        var columns = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var name in Required.Concat(["adjusted_close", "trade_count", "source"]))
+        {
+            if (csv.TryGetFieldIndex(name, out var index))
+            {
+                columns[name] = index;
+            }
+            else if (Required.Contains(name))
+            {
+                throw new CliUsageException($"ingest: the CSV header has no '{name}' column; expected symbol,date,open,high,low,close,volume[,adjusted_close,trade_count,source].");
+            }
+        }
+
+        long row = 0;
+        do
+        {
+            row++;
+            var symbol = csv.GetString(columns["symbol"]);
+            var dateText = csv.GetString(columns["date"]);
+            if (!Parsing.HasOffset(dateText) || !DateTimeOffset.TryParse(dateText, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            {
+                throw new InvalidRowException(row, $"{symbol} {dateText}",
+                    "the date has no offset (or is not a date); write it with Z or +hh:mm, e.g. 2026-01-31T14:00:00Z");
+            }
+
+            yield return new PriceRow(symbol, date, Dec("open"), Dec("high"), Dec("low"), Dec("close"), Dec("volume"),
+                Optional("adjusted_close") is { } adjusted ? Dec("adjusted_close") : null,
+                Optional("trade_count") is { } trades
+                    ? int.TryParse(trades, CultureInfo.InvariantCulture, out var t) ? t : throw new InvalidRowException(row, symbol, $"trade_count '{trades}' is not a whole number")
+                    : null,
+                Optional("source"));
+        }
+        while (await csv.ReadAsync(cancellationToken));
+
+        string? Optional(string name) => columns.TryGetValue(name, out var i) && csv.GetString(i) is { Length: > 0 } text ? text : null;
+
+        decimal Dec(string name)
+        {
+            var text = csv.GetString(columns[name]);
+            return decimal.TryParse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var value)
+                ? value
+                : throw new InvalidRowException(row, csv.GetString(columns["symbol"]), $"{name} '{text}' is not a number");
+        }
+    }
+}

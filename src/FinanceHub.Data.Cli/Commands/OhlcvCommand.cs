@@ -1,0 +1,59 @@
+using System.CommandLine;
+using System.Globalization;
+using FinanceHub.Data.Querying;
+using Microsoft.Extensions.DependencyInjection;
+using Spectre.Console;
+
+namespace FinanceHub.Data.Cli.Commands;
+
+/// <summary><c>ohlcv</c>: candles of one asset.</summary>
+internal sealed class OhlcvCommand(CliContext context) : ICliCommand
+{
+    private readonly Argument<string> _symbol = new("symbol") { Description = "Asset symbol, e.g. BTC." };
+    private readonly Option<string> _interval = new("--interval", "-i") { Description = "1min, 5min, 15min, 30min, 1hour, 4hour, 1day, 1week, 1month.", DefaultValueFactory = _ => "1day" };
+    private readonly Option<string> _from = new("--from") { Description = "Start, inclusive (2026-01-01 or 2026-01-01T00:00:00Z).", Required = true };
+    private readonly Option<string> _to = new("--to") { Description = "End, exclusive." , Required = true };
+    private readonly Option<string> _timeZone = new("--time-zone") { Description = "IANA zone for daily and coarser buckets.", DefaultValueFactory = _ => "UTC" };
+    private readonly Option<bool> _fill = new("--fill-gaps") { Description = "Include empty buckets with the previous close carried forward." };
+    private readonly Option<bool> _raw = new("--raw") { Description = "Read raw rows only (skip the aggregates)." };
+
+    public Command Build()
+    {
+        var command = new Command("ohlcv", "OHLCV candles of one asset over [--from, --to).") { _symbol, _interval, _from, _to, _timeZone, _fill, _raw };
+        command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
+        return command;
+    }
+
+    private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        var from = Parsing.Instant(parseResult.GetValue(_from)!, "--from");
+        var to = Parsing.Instant(parseResult.GetValue(_to)!, "--to");
+        await using var services = CliContext.CreateServices(parseResult);
+        var result = await services.GetRequiredService<ITimeSeriesRepository>().GetOhlcvAsync(
+            parseResult.GetValue(_symbol)!, parseResult.GetValue(_interval)!, from, to,
+            new OhlcvOptions
+            {
+                TimeZone = parseResult.GetValue(_timeZone)!, FillGaps = parseResult.GetValue(_fill),
+                Source = parseResult.GetValue(_raw) ? CandleSource.Raw : CandleSource.Auto,
+            }, cancellationToken);
+        if (CliContext.Json(parseResult))
+        {
+            await context.WriteJsonAsync(result);
+            return ExitCodes.Ok;
+        }
+
+        var table = new Table().AddColumns("bucket", "open", "high", "low", "close", "volume", "trades");
+        foreach (var c in result.Candles)
+        {
+            table.AddRow(Format.Time(c.Bucket) + (c.IsFilled ? " (filled)" : ""), N(c.Open), N(c.High), N(c.Low), N(c.Close), N(c.Volume),
+                c.TradeCount.ToString(CultureInfo.InvariantCulture));
+        }
+
+        context.Console.Write(table);
+        await context.Output.WriteLineAsync($"{result.Candles.Count} candle(s) of {result.Symbol}, {result.Interval} in {result.TimeZone}; " +
+            $"{(result.AggregateUsed is { } a ? $"whole buckets from {a}" : "from raw rows")}.");
+        return ExitCodes.Ok;
+    }
+
+    private static string N(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+}
