@@ -131,9 +131,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         var (aggFrom, aggTo) = (start, start);
         if (view is not null)
         {
-            var watermark = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough;
+            // No watermark: nothing is materialized yet, and every candle comes from raw rows.
+            var watermark = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough ?? start;
             aggFrom = Ceiling(start, subWidth);
-            aggTo = Floor(watermark is { } w && w < end ? w : end, subWidth);
+            aggTo = Floor(watermark < end ? watermark : end, subWidth);
             if (aggTo <= aggFrom)
             {
                 (view, aggFrom, aggTo) = (null, start, start);

@@ -147,6 +147,21 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Before_any_refresh_candles_come_from_raw_rows()
+    {
+        var (_, dataSource) = await fixture.CreateDatabaseAsync("ohlcv_unrefreshed", migrate: true);
+        await using var _ = dataSource;
+        var rows = Reference.GeneratePrices("BTC", From, From.AddDays(3), seed: 4);
+        await new BulkIngestor(dataSource, Manager(dataSource), NullLogger<BulkIngestor>.Instance)
+            .IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
+
+        var result = await new TimeSeriesRepository(dataSource, Manager(dataSource)).GetOhlcvAsync("BTC", BucketWidth.OneDay, From, From.AddDays(3), cancellationToken: Ct);
+
+        Assert.Null(result.AggregateUsed);
+        Assert.Equal(Reference.Candles(rows, BucketWidth.OneDay, TimeZoneInfo.Utc, From, From.AddDays(3)), result.Candles);
+    }
+
+    [Fact]
     public async Task One_asset_is_not_mixed_with_another()
     {
         var (repository, rows) = await SetUpAsync();

@@ -1,0 +1,120 @@
+using System.Text.Json;
+using FinanceHub.Data.Cli;
+using FinanceHub.Data.Tests.Infrastructure;
+
+namespace FinanceHub.Data.Tests.Cli;
+
+/// <summary>ingest, ohlcv, bucket, chunks, retention and compress, in-process against the real server.</summary>
+[Collection(DatabaseCollectionDefinition.Name)]
+public sealed class CliCommandTests(DatabaseFixture fixture)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ingest_loads_a_csv_reporting_progress_as_plain_lines_then_ohlcv_and_bucket_read_it_back()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_ingest", migrate: true);
+        await using var _ = dataSource;
+        var csv = await WriteCsvAsync(Enumerable.Range(0, 250_000).Select(i =>
+            $"{(i % 2 == 0 ? "BTC" : "ETH")},{new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i / 2):yyyy-MM-ddTHH:mm:ssZ},10,12,9,11,1.5,,3,feed"));
+
+        var ingest = await RunAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
+        var ohlcv = await RunAsync("ohlcv", "BTC", "--interval", "1day", "--from", "2026-10-01", "--to", "2026-10-03", "--json", "--connection", connectionString);
+        var bucket = await RunAsync("bucket", "asset_prices_historic", "--bucket", "1 day", "--from", "2026-10-01", "--to", "2026-10-03", "--per-series", "--json",
+            "--connection", connectionString);
+
+        Assert.True(ingest.Code == 0, ingest.Error);
+        Assert.Contains("loaded 100,000 rows", ingest.Error, StringComparison.Ordinal);
+        Assert.Contains("Loaded 250,000 rows", ingest.Output, StringComparison.Ordinal);
+        Assert.Contains("created BTC, ETH", ingest.Output, StringComparison.Ordinal);
+        using var candles = JsonDocument.Parse(ohlcv.Output);
+        var list = candles.RootElement.GetProperty("candles").EnumerateArray().ToList();
+        Assert.Equal(2, list.Count);
+        Assert.Equal(1440 * 3, list[0].GetProperty("tradeCount").GetInt64());
+        using var buckets = JsonDocument.Parse(bucket.Output);
+        Assert.Equal(4, buckets.RootElement.GetArrayLength());
+        File.Delete(csv);
+    }
+
+    [Fact]
+    public async Task Ingest_names_a_timestamp_without_offset_and_writes_nothing()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_ingest_bad", migrate: true);
+        await using var _ = dataSource;
+        var csv = await WriteCsvAsync(["BTC,2026-10-01T00:00:00Z,10,12,9,11,1", "BTC,2026-10-01 00:01:00,10,12,9,11,1"]);
+
+        var (code, _, error) = await RunAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
+
+        Assert.Equal(ExitCodes.Usage, code);
+        Assert.Contains("Row 2", error, StringComparison.Ordinal);
+        Assert.Contains("no offset", error, StringComparison.Ordinal);
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic"));
+        File.Delete(csv);
+    }
+
+    [Fact]
+    public async Task Chunks_and_retention_commands_work_and_refuse_contradictory_options()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_chunks", migrate: true);
+        await using var _ = dataSource;
+        await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-40), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+
+        var chunks = await RunAsync("chunks", "asset_prices_historic", "--json", "--connection", connectionString);
+        var set = await RunAsync("retention", "performance_metrics", "--set", "45 days", "--connection", connectionString);
+        var drop = await RunAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--json", "--connection", connectionString);
+        var both = await RunAsync("retention", "asset_prices_historic", "--set", "45 days", "--remove", "--connection", connectionString);
+        var months = await RunAsync("retention", "asset_prices_historic", "--set", "2 months", "--connection", connectionString);
+
+        Assert.Equal(0, chunks.Code);
+        Assert.True(JsonDocument.Parse(chunks.Output).RootElement.GetArrayLength() >= 6);
+        Assert.True(set.Code == 0, set.Error);
+        Assert.Contains("45 days", set.Output, StringComparison.Ordinal);
+        Assert.True(JsonDocument.Parse(drop.Output).RootElement.GetProperty("droppedChunks").GetInt32() >= 2);
+        Assert.Equal(ExitCodes.Usage, both.Code);
+        Assert.Equal(ExitCodes.Usage, months.Code);
+        Assert.Contains("months have no fixed length", months.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Compress_on_the_apache_edition_exits_1_naming_the_edition()
+    {
+        fixture.RequireApache();
+
+        var (code, _, error) = await RunAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--connection", fixture.ConnectionString);
+
+        Assert.Equal(ExitCodes.Failed, code);
+        Assert.Contains("community edition", error, StringComparison.Ordinal);
+        Assert.Single(error.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Compress_shows_statistics_and_compresses_on_community_edition()
+    {
+        fixture.RequireCommunity();
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_compress", migrate: true);
+        await using var _ = dataSource;
+        await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+
+        var (code, output, error) = await RunAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--json", "--connection", connectionString);
+
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("changedChunks").GetInt32() > 0);
+        Assert.True(json.RootElement.GetProperty("stats").GetProperty("compressedChunks").GetInt64() > 0);
+    }
+
+    private static async Task<string> WriteCsvAsync(IEnumerable<string> lines)
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"financehub-prices-{Guid.NewGuid():N}.csv");
+        await File.WriteAllLinesAsync(path, ["symbol,date,open,high,low,close,volume,adjusted_close,trade_count,source", .. lines], Ct);
+        return path;
+    }
+
+    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = await CliApplication.RunAsync(args, output, error, interactive: false, Ct);
+        return (code, output.ToString(), error.ToString());
+    }
+}
