@@ -38,7 +38,7 @@ public static class CliApplication
                  {
                      new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context), new ChunksCommand(context),
                      new CompressCommand(context), new RetentionCommand(context), new IngestCommand(context), new OhlcvCommand(context),
-                     new BucketCommand(context),
+                     new BucketCommand(context), new ArchiveCommand(context), new RestoreCommand(context), new ArchivesCommand(context),
                  })
         {
             root.Subcommands.Add(command.Build());
@@ -94,6 +94,7 @@ public static class ExitCodes
         NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException } e => (Unreachable, OneLine($"cannot reach the database: {e.Message}")),
         PostgresException e => (Failed, OneLine($"{e.SqlState}: {e.MessageText}{(e.Hint is null ? "" : $" ({e.Hint})")}")),
         InvalidOperationException e => (Failed, OneLine(e.Message)),
+        IOException e => (Failed, OneLine(e.Message)),
         _ => (Failed, OneLine($"{exception.GetType().Name}: {exception.Message}")),
     };
 

@@ -33,6 +33,9 @@ public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) 
     /// <summary>Daily candles (<c>asset_prices_daily</c>), read-only.</summary>
     public DbSet<DailyPriceCandle> DailyCandles => Set<DailyPriceCandle>();
 
+    /// <summary>The archive catalog (<c>financehub.archives</c>).</summary>
+    public DbSet<ArchiveRecord> Archives => Set<ArchiveRecord>();
+
     /// <summary>Project-run maintenance policies (<c>financehub.maintenance_policies</c>).</summary>
     public DbSet<MaintenancePolicy> MaintenancePolicies => Set<MaintenancePolicy>();
 

@@ -1,4 +1,5 @@
 using FinanceHub.Data;
+using FinanceHub.Data.Archiving;
 using FinanceHub.Data.Configuration;
 using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Querying;
@@ -39,7 +40,11 @@ public static class FinanceHubServiceCollectionExtensions
             return new NpgsqlDataSourceBuilder(options.BuildConnectionString()).Build();
         });
         services.AddDbContext<FinanceHubDbContext>((sp, builder) => builder.UseFinanceHubNpgsql(sp.GetRequiredService<NpgsqlDataSource>()));
+        services.AddOptions<ArchiveOptions>()
+            .Bind(configuration.GetSection(ArchiveOptions.SectionName))
+            .PostConfigure(o => o.ApplyEnvironment(Environment.GetEnvironmentVariable));
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IDataArchiver, DataArchiver>();
         services.TryAddSingleton<IMaintenanceRunner, MaintenanceRunner>();
         services.TryAddSingleton<ITimescaleManager, TimescaleManager>();
         services.TryAddSingleton<IBulkIngestor, BulkIngestor>();

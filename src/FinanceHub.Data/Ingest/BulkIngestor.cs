@@ -174,7 +174,10 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
 
         if (options.RefreshAggregates && min is { } from && max is { } to)
         {
-            await RefreshTouchedAggregatesAsync(from, to, cancellationToken);
+            foreach (var view in await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken))
+            {
+                LogRefreshed(view, from, to);
+            }
         }
 
         return result;
@@ -305,27 +308,6 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         LogLoaded(table, count, count, stopwatch.ElapsedMilliseconds);
         return new IngestResult(count, count, 0, [], min, max, stopwatch.Elapsed);
     }
-
-    private async Task RefreshTouchedAggregatesAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        // Rows newer than an aggregate's watermark are read from the raw table anyway; only a backfill below it needs a refresh.
-        foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
-        {
-            if (!Aggregates.All.Contains(aggregate.View) || aggregate.MaterializedThrough is not { } watermark || from >= watermark)
-            {
-                continue;
-            }
-
-            var width = aggregate.View == Aggregates.Hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
-            var start = Align(from, width);
-            var end = Align(to, width) + width;
-            await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end < watermark ? end : watermark, cancellationToken);
-            LogRefreshed(aggregate.View, start, end);
-        }
-    }
-
-    private static DateTimeOffset Align(DateTimeOffset time, TimeSpan width)
-        => new(time.UtcTicks - (time.UtcTicks % width.Ticks), TimeSpan.Zero);
 
     private static string Validate(PriceRow? row, long n)
     {

@@ -96,6 +96,100 @@ namespace FinanceHub.Data.Migrations
                     b.ToTable("api_usage_logs", (string)null);
                 });
 
+            modelBuilder.Entity("FinanceHub.Data.Entities.ArchiveRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<string>("ContentChecksum")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("content_checksum");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DroppedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("dropped_at");
+
+                    b.Property<string>("FileSha256")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("file_sha256");
+
+                    b.Property<long>("FileSize")
+                        .HasColumnType("bigint")
+                        .HasColumnName("file_size");
+
+                    b.Property<string>("LastError")
+                        .HasColumnType("text")
+                        .HasColumnName("last_error");
+
+                    b.Property<string>("LocalPath")
+                        .HasColumnType("text")
+                        .HasColumnName("local_path");
+
+                    b.Property<DateTimeOffset>("RangeEnd")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("range_end");
+
+                    b.Property<DateTimeOffset>("RangeStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("range_start");
+
+                    b.Property<DateTimeOffset?>("RemoteVerifiedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("remote_verified_at");
+
+                    b.Property<long>("RowCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("row_count");
+
+                    b.Property<string>("S3Bucket")
+                        .HasMaxLength(255)
+                        .HasColumnType("character varying(255)")
+                        .HasColumnName("s3bucket");
+
+                    b.Property<string>("S3Key")
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("s3key");
+
+                    b.Property<string>("SchemaVersion")
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("schema_version");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("TableName")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("table_name");
+
+                    b.Property<DateTimeOffset?>("VerifiedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("verified_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_archives");
+
+                    b.HasIndex("TableName", "RangeStart", "RangeEnd")
+                        .IsUnique()
+                        .HasDatabaseName("ix_archives_table_name_range_start_range_end");
+
+                    b.ToTable("archives", "financehub");
+                });
+
             modelBuilder.Entity("FinanceHub.Data.Entities.Asset", b =>
                 {
                     b.Property<int>("Id")

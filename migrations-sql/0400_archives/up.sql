@@ -1,0 +1,43 @@
+-- Helpers of the data archiver.
+
+-- An order-independent checksum of the rows of a query's result: the sum of the first 64 bits of each row's md5.
+-- The archiver computes it over a range of a table and over the same rows read back from an archive (loaded into a
+-- table of the same column types), so equal checksums mean equal contents, whatever the row order.
+CREATE OR REPLACE FUNCTION financehub.content_checksum(source regclass, time_column name, range_start timestamptz, range_end timestamptz,
+                                                       OUT row_count bigint, OUT checksum numeric)
+LANGUAGE plpgsql STABLE AS
+$fn$
+BEGIN
+  EXECUTE format('SELECT count(*), coalesce(sum((''x'' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)
+                  FROM %s t WHERE %I >= $1 AND %I < $2', source, time_column, time_column)
+    INTO row_count, checksum
+    USING range_start, range_end;
+END
+$fn$;
+
+-- Drops exactly the chunks of a hypertable that lie inside [range_start, range_end), keeping the OHLCV aggregates of
+-- those rows on the Apache edition (as financehub.apply_retention does). Returns how many chunks it dropped.
+CREATE OR REPLACE FUNCTION financehub.drop_archived_chunks(hypertable regclass, range_start timestamptz, range_end timestamptz) RETURNS integer
+LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  dropped integer;
+BEGIN
+  IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
+    INSERT INTO financehub.asset_prices_hourly_retained
+    SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+    FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+    INSERT INTO financehub.asset_prices_daily_retained
+    SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+    FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+  END IF;
+  SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => range_end, newer_than => range_start);
+  RETURN dropped;
+END
+$fn$;

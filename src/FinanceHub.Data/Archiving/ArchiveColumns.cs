@@ -1,0 +1,90 @@
+using System.Globalization;
+using System.Net;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FinanceHub.Data.Archiving;
+
+/// <summary>How each column type is written to and read back from an archive's CSV: invariant text that round-trips exactly.</summary>
+internal static class ArchiveColumns
+{
+    /// <summary>The CSV text of a NULL (as in PostgreSQL's text COPY); an empty field is an empty string.</summary>
+    public const string Null = "\\N";
+
+    public static async Task<List<ArchiveColumn>> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string table, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT a.attname::text, format_type(a.atttypid, a.atttypmod)
+            FROM pg_attribute a WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+            """, connection, transaction)
+        {
+            Parameters = { new() { Value = table } },
+        };
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var columns = new List<ArchiveColumn>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            columns.Add(new ArchiveColumn(reader.GetString(0), reader.GetString(1)));
+        }
+
+        return columns;
+    }
+
+    public static string Format(object value) => value switch
+    {
+        decimal d => d.ToString(CultureInfo.InvariantCulture),
+        double d => d.ToString("R", CultureInfo.InvariantCulture),
+        DateTime t => DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+        bool b => b ? "true" : "false",
+        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+        _ => value.ToString() ?? "",
+    };
+
+    /// <summary>Parses <paramref name="text"/> for a column of <paramref name="type"/> and writes it to a binary COPY.</summary>
+    public static async Task WriteAsync(NpgsqlBinaryImporter writer, string type, string? text, CancellationToken cancellationToken)
+    {
+        if (text is null or Null)
+        {
+            await writer.WriteNullAsync(cancellationToken);
+            return;
+        }
+
+        var baseType = type.Split('(')[0];
+        switch (baseType)
+        {
+            case "integer":
+                await writer.WriteAsync(int.Parse(text, CultureInfo.InvariantCulture), NpgsqlDbType.Integer, cancellationToken);
+                break;
+            case "bigint":
+                await writer.WriteAsync(long.Parse(text, CultureInfo.InvariantCulture), NpgsqlDbType.Bigint, cancellationToken);
+                break;
+            case "smallint":
+                await writer.WriteAsync(short.Parse(text, CultureInfo.InvariantCulture), NpgsqlDbType.Smallint, cancellationToken);
+                break;
+            case "numeric":
+                await writer.WriteAsync(decimal.Parse(text, NumberStyles.Number, CultureInfo.InvariantCulture), NpgsqlDbType.Numeric, cancellationToken);
+                break;
+            case "double precision":
+                await writer.WriteAsync(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture), NpgsqlDbType.Double, cancellationToken);
+                break;
+            case "timestamp with time zone":
+                await writer.WriteAsync(DateTime.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal),
+                    NpgsqlDbType.TimestampTz, cancellationToken);
+                break;
+            case "boolean":
+                await writer.WriteAsync(bool.Parse(text), NpgsqlDbType.Boolean, cancellationToken);
+                break;
+            case "inet":
+                await writer.WriteAsync(IPAddress.Parse(text), NpgsqlDbType.Inet, cancellationToken);
+                break;
+            case "uuid":
+                await writer.WriteAsync(Guid.Parse(text, CultureInfo.InvariantCulture), NpgsqlDbType.Uuid, cancellationToken);
+                break;
+            default:
+                await writer.WriteAsync(text, NpgsqlDbType.Text, cancellationToken);
+                break;
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json.Serialization;
+
+namespace FinanceHub.Data.Archiving;
+
+/// <summary>What to archive: rows of one of the project's hypertables with <c>start &lt;= time &lt; end</c>.</summary>
+public sealed record ArchiveRequest(string Table, DateTimeOffset Start, DateTimeOffset End);
+
+/// <summary>A column of an archived table.</summary>
+public sealed record ArchiveColumn(string Name, string Type);
+
+/// <summary>The manifest written beside each archive file (<c>*.manifest.json</c>).</summary>
+public sealed record ArchiveManifest
+{
+    /// <summary>Archive id.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>Source table.</summary>
+    public required string Table { get; init; }
+
+    /// <summary>Time column of the range.</summary>
+    public required string TimeColumn { get; init; }
+
+    /// <summary>Columns, in file order, with their PostgreSQL types.</summary>
+    public required IReadOnlyList<ArchiveColumn> Columns { get; init; }
+
+    /// <summary>Inclusive start.</summary>
+    public required DateTimeOffset RangeStart { get; init; }
+
+    /// <summary>Exclusive end.</summary>
+    public required DateTimeOffset RangeEnd { get; init; }
+
+    /// <summary>Rows in the file.</summary>
+    public required long RowCount { get; init; }
+
+    /// <summary>SHA-256 of the gzip file, hex.</summary>
+    public required string FileSha256 { get; init; }
+
+    /// <summary>Size of the gzip file.</summary>
+    public required long FileSize { get; init; }
+
+    /// <summary>Order-independent checksum of the rows (financehub.content_checksum).</summary>
+    public required string ContentChecksum { get; init; }
+
+    /// <summary>Latest migration applied when it was made.</summary>
+    public required string SchemaVersion { get; init; }
+
+    /// <summary>When it was made.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>File format.</summary>
+    public string Format { get; init; } = "csv+gzip";
+
+    /// <summary>Name of the data file beside the manifest.</summary>
+    public required string DataFile { get; init; }
+}
+
+/// <summary>An archive: its manifest and where its file is.</summary>
+/// <param name="Manifest">The manifest.</param>
+/// <param name="LocalPath">Path of the local gzip file, if there is one.</param>
+/// <param name="S3Key">Key of the remote copy, if there is one.</param>
+public sealed record ArchiveInfo(ArchiveManifest Manifest, string? LocalPath, string? S3Key);
+
+/// <summary>A remote archive object.</summary>
+public sealed record S3ArchiveObject(string Key, long Size, DateTimeOffset LastModified);
+
+/// <summary>Result of a restore.</summary>
+/// <param name="ArchiveId">The archive.</param>
+/// <param name="Table">Target table.</param>
+/// <param name="RowsInArchive">Rows the archive holds.</param>
+/// <param name="RowsRestored">Rows inserted (rows already present are not inserted again).</param>
+public sealed record RestoreResult(Guid ArchiveId, string Table, long RowsInArchive, long RowsRestored);
+
+/// <summary>What a cleanup did.</summary>
+/// <param name="Deleted">Local archive files removed.</param>
+/// <param name="Kept">Files that matched but were kept, with the reason.</param>
+public sealed record CleanupResult(IReadOnlyList<string> Deleted, IReadOnlyList<(string Path, string Reason)> Kept);
+
+/// <summary>What one range of an automated run did.</summary>
+public sealed record AutomatedArchiveStep(
+    string Table, DateTimeOffset RangeStart, DateTimeOffset RangeEnd, Guid ArchiveId, long Rows, string Outcome, bool Dropped);
+
+/// <summary>Points in archiving where tests inject failures; the archiver calls the hook after each.</summary>
+public enum ArchiveCheckpoint
+{
+    /// <summary>The file and manifest are written.</summary>
+    AfterExport,
+    /// <summary>The file was read back and matched the database.</summary>
+    AfterVerify,
+    /// <summary>The upload finished, before the remote copy is checked.</summary>
+    AfterUpload,
+    /// <summary>The remote copy was checked.</summary>
+    AfterRemoteVerify,
+    /// <summary>Inside the drop transaction, after the chunks were dropped and before it commits.</summary>
+    DuringDrop,
+}
+
+/// <summary>An archive that cannot be used: corrupt, truncated, of another table, or not matching its manifest.</summary>
+public sealed class ArchiveIntegrityException(string message) : InvalidOperationException(message);
+
+[JsonSerializable(typeof(ArchiveManifest))]
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+internal sealed partial class ArchiveJsonContext : JsonSerializerContext;

@@ -1,0 +1,65 @@
+namespace FinanceHub.Data.Archiving;
+
+/// <summary>
+/// Where archives go. Section <c>FinanceHub:Archive</c>, overlaid by the seed's variables: <c>ARCHIVE_BASE_PATH</c>,
+/// <c>ARCHIVE_S3_BUCKET</c>, <c>ARCHIVE_S3_PREFIX</c>, <c>AWS_REGION</c>, <c>AWS_ACCESS_KEY_ID</c>,
+/// <c>AWS_SECRET_ACCESS_KEY</c>; plus <c>AWS_ENDPOINT_URL_S3</c> (or <c>ARCHIVE_S3_SERVICE_URL</c>) and
+/// <c>ARCHIVE_S3_FORCE_PATH_STYLE</c> for S3-compatible stores.
+/// </summary>
+public sealed class ArchiveOptions
+{
+    /// <summary>Configuration section.</summary>
+    public const string SectionName = "FinanceHub:Archive";
+
+    /// <summary>Local folder for archive files (<c>ARCHIVE_BASE_PATH</c>).</summary>
+    public string BasePath { get; set; } = Path.Combine(Path.GetTempPath(), "financehub_archives");
+
+    /// <summary>Bucket for remote copies (<c>ARCHIVE_S3_BUCKET</c>); none means local archives only.</summary>
+    public string? S3Bucket { get; set; }
+
+    /// <summary>Key prefix in the bucket (<c>ARCHIVE_S3_PREFIX</c>).</summary>
+    public string S3Prefix { get; set; } = "archives";
+
+    /// <summary>AWS region (<c>AWS_REGION</c>).</summary>
+    public string Region { get; set; } = "us-east-1";
+
+    /// <summary>Endpoint of an S3-compatible store (<c>AWS_ENDPOINT_URL_S3</c>); none means AWS S3.</summary>
+    public string? ServiceUrl { get; set; }
+
+    /// <summary>Path-style addressing (<c>bucket</c> in the path, not the host name), for most S3-compatible stores.</summary>
+    public bool ForcePathStyle { get; set; }
+
+    /// <summary>Access key (<c>AWS_ACCESS_KEY_ID</c>); none means the SDK's default credential chain.</summary>
+    public string? AccessKeyId { get; set; }
+
+    /// <summary>Secret key (<c>AWS_SECRET_ACCESS_KEY</c>).</summary>
+    public string? SecretAccessKey { get; set; }
+
+    /// <summary>Files larger than this are uploaded in parts of this size.</summary>
+    public long MultipartPartSize { get; set; } = 16L * 1024 * 1024;
+
+    /// <summary>Whether a remote copy is configured.</summary>
+    public bool S3Enabled => !string.IsNullOrWhiteSpace(S3Bucket);
+
+    /// <summary>Overlays the environment variables that are set.</summary>
+    public void ApplyEnvironment(Func<string, string?> getVariable)
+    {
+        ArgumentNullException.ThrowIfNull(getVariable);
+        BasePath = getVariable("ARCHIVE_BASE_PATH") is { Length: > 0 } path ? path : BasePath;
+        S3Bucket = getVariable("ARCHIVE_S3_BUCKET") is { Length: > 0 } bucket ? bucket : S3Bucket;
+        S3Prefix = getVariable("ARCHIVE_S3_PREFIX") is { } prefix ? prefix : S3Prefix;
+        Region = getVariable("AWS_REGION") is { Length: > 0 } region ? region : Region;
+        ServiceUrl = (getVariable("AWS_ENDPOINT_URL_S3") ?? getVariable("ARCHIVE_S3_SERVICE_URL")) is { Length: > 0 } url ? url : ServiceUrl;
+        ForcePathStyle = getVariable("ARCHIVE_S3_FORCE_PATH_STYLE") is { Length: > 0 } pathStyle ? bool.Parse(pathStyle) : ForcePathStyle;
+        AccessKeyId = getVariable("AWS_ACCESS_KEY_ID") is { Length: > 0 } key ? key : AccessKeyId;
+        SecretAccessKey = getVariable("AWS_SECRET_ACCESS_KEY") is { Length: > 0 } secret ? secret : SecretAccessKey;
+    }
+
+    /// <summary>Reads the environment.</summary>
+    public static ArchiveOptions FromEnvironment(Func<string, string?>? getVariable = null)
+    {
+        var options = new ArchiveOptions();
+        options.ApplyEnvironment(getVariable ?? Environment.GetEnvironmentVariable);
+        return options;
+    }
+}

@@ -1,0 +1,94 @@
+using Amazon.Runtime;
+using Amazon.S3;
+using FinanceHub.Data.Archiving;
+using FinanceHub.Data.Tests.Infrastructure;
+using FinanceHub.Data.Timescale;
+using FinanceHub.Data.Timescale.Maintenance;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FinanceHub.Data.Tests.Archiving;
+
+/// <summary>A migrated database, a folder and (when the stack provides one) an S3 bucket of its own, and an archiver over them.</summary>
+public sealed class ArchiveTestContext : IAsyncDisposable
+{
+    private ArchiveTestContext(NpgsqlDataSource dataSource, string connectionString, ArchiveOptions options, AmazonS3Client? s3)
+    {
+        DataSource = dataSource;
+        ConnectionString = connectionString;
+        Options = options;
+        S3 = s3;
+        Archiver = CreateArchiver();
+    }
+
+    public NpgsqlDataSource DataSource { get; }
+
+    public string ConnectionString { get; }
+
+    public ArchiveOptions Options { get; }
+
+    public AmazonS3Client? S3 { get; }
+
+    public DataArchiver Archiver { get; }
+
+    /// <summary>The S3 endpoint of the local stack (moto), from AWS_ENDPOINT_URL_S3.</summary>
+    public static string? S3Endpoint => Environment.GetEnvironmentVariable("AWS_ENDPOINT_URL_S3");
+
+    public static void RequireS3()
+        => Assert.SkipWhen(string.IsNullOrEmpty(S3Endpoint),
+            "Needs an S3-compatible server: AWS_ENDPOINT_URL_S3 is not set (eng/devstack.sh env sets it for the local stack's moto_server).");
+
+    public static async Task<ArchiveTestContext> CreateAsync(DatabaseFixture fixture, string purpose, bool withS3)
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync(purpose, migrate: true);
+        var options = new ArchiveOptions { BasePath = Path.Combine(Path.GetTempPath(), $"financehub-archive-tests-{Guid.NewGuid():N}"), MultipartPartSize = 5 * 1024 * 1024 };
+        AmazonS3Client? s3 = null;
+        if (withS3)
+        {
+            RequireS3();
+            options.S3Bucket = $"fh-test-{Guid.NewGuid():N}"[..30];
+            options.ServiceUrl = S3Endpoint;
+            options.ForcePathStyle = true;
+            options.AccessKeyId = "testing";
+            options.SecretAccessKey = "testing";
+            s3 = new AmazonS3Client(new BasicAWSCredentials("testing", "testing"),
+                new AmazonS3Config { ServiceURL = S3Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+            await s3.PutBucketAsync(options.S3Bucket);
+        }
+
+        return new ArchiveTestContext(dataSource, connectionString, options, s3);
+    }
+
+    public DataArchiver CreateArchiver()
+    {
+        var manager = new TimescaleManager(DataSource, new MaintenanceRunner(DataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance),
+            NullLogger<TimescaleManager>.Instance);
+        return new DataArchiver(DataSource, manager, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<DataArchiver>.Instance);
+    }
+
+    /// <summary>Metrics every 10 minutes for <paramref name="days"/> days up to now: daily chunks.</summary>
+    public Task<int> SeedMetricsAsync(int days)
+        => DataSource.ExecuteAsync(
+            """
+            INSERT INTO performance_metrics (created_at, metric_name, value, unit, service, host)
+            SELECT t, 'm' || (extract(minute FROM t)::int % 3), random() * 100, 'ms', 'api', NULL
+            FROM generate_series(now() - make_interval(days => $1), now(), interval '10 minutes') t
+            """, days);
+
+    /// <summary>Rows still in the table plus rows in archives whose range was dropped.</summary>
+    public async Task<long> RowsAccountedForAsync(string table)
+        => await DataSource.ScalarAsync<long>($"SELECT count(*) FROM {table}")
+           + await DataSource.ScalarAsync<long>("SELECT coalesce(sum(row_count), 0)::bigint FROM financehub.archives WHERE status = 'Dropped' AND table_name = $1", table);
+
+    public async ValueTask DisposeAsync()
+    {
+        Archiver.Dispose();
+        S3?.Dispose();
+        await DataSource.DisposeAsync();
+        if (Directory.Exists(Options.BasePath))
+        {
+            Directory.Delete(Options.BasePath, recursive: true);
+        }
+    }
+}
