@@ -1,6 +1,6 @@
 using FinanceHub.Data.Benchmarks;
 
-// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest [--rows N] [--results FILE]
+// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest|archive [--rows N] [--results FILE]
 // Needs a database (FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_*, e.g. eval "$(eng/devstack.sh env)") and psql on PATH.
 var command = args.FirstOrDefault() ?? "ingest";
 var rows = Argument(args, "--rows", 5_000_000);
@@ -8,6 +8,7 @@ var results = args.SkipWhile(a => a != "--results").Skip(1).FirstOrDefault() ?? 
 return command switch
 {
     "ingest" => await IngestBenchmark.RunAsync(rows, results),
+    "archive" => await ArchiveBenchmark.RunAsync(rows, results),
     _ => Usage(),
 };
 
@@ -16,6 +17,6 @@ static int Argument(string[] args, string name, int fallback)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest [--rows N] [--results FILE]");
+    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest|archive [--rows N] [--results FILE]");
     return 2;
 }

@@ -1,14 +1,14 @@
 -- Helpers of the data archiver.
 
--- An order-independent checksum of the rows of a query's result: the sum of the first 64 bits of each row's md5.
--- The archiver computes it over a range of a table and over the same rows read back from an archive (loaded into a
--- table of the same column types), so equal checksums mean equal contents, whatever the row order.
+-- An order-independent checksum of rows: the sum of each row's 64-bit hash (hash_record_extended hashes the typed
+-- values, no text conversion). The archiver computes it over a range of a table and over the same rows read back from
+-- an archive into a table of the same column types, so equal checksums mean equal contents, whatever the row order.
 CREATE OR REPLACE FUNCTION financehub.content_checksum(source regclass, time_column name, range_start timestamptz, range_end timestamptz,
                                                        OUT row_count bigint, OUT checksum numeric)
 LANGUAGE plpgsql STABLE AS
 $fn$
 BEGIN
-  EXECUTE format('SELECT count(*), coalesce(sum((''x'' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)
+  EXECUTE format('SELECT count(*), coalesce(sum(hash_record_extended(t, 0)::numeric), 0)
                   FROM %s t WHERE %I >= $1 AND %I < $2', source, time_column, time_column)
     INTO row_count, checksum
     USING range_start, range_end;

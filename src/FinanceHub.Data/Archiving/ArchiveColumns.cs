@@ -11,6 +11,9 @@ internal static class ArchiveColumns
     /// <summary>The CSV text of a NULL (as in PostgreSQL's text COPY); an empty field is an empty string.</summary>
     public const string Null = "\\N";
 
+    /// <summary>UTC, with the fraction of a second only when there is one (microseconds at most, as PostgreSQL keeps).</summary>
+    private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFF'Z'";
+
     public static async Task<List<ArchiveColumn>> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string table, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
@@ -35,11 +38,41 @@ internal static class ArchiveColumns
     {
         decimal d => d.ToString(CultureInfo.InvariantCulture),
         double d => d.ToString("R", CultureInfo.InvariantCulture),
-        DateTime t => DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
-        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture),
+        DateTime t => DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString(TimestampFormat, CultureInfo.InvariantCulture),
+        DateTimeOffset t => t.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture),
         bool b => b ? "true" : "false",
         IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
         _ => value.ToString() ?? "",
+    };
+
+    /// <summary>Writes a non-null field of a column of <paramref name="type"/> without boxing it.</summary>
+    public static Action<CsvHelper.CsvWriter, NpgsqlDataReader, int> FieldWriter(string type) => type.Split('(')[0] switch
+    {
+        "integer" => static (csv, r, i) => csv.WriteField(r.GetInt32(i), default),
+        "bigint" => static (csv, r, i) => csv.WriteField(r.GetInt64(i), default),
+        "smallint" => static (csv, r, i) => csv.WriteField(r.GetInt16(i), default),
+        "numeric" => static (csv, r, i) => csv.WriteField(r.GetDecimal(i), default),
+        "double precision" => static (csv, r, i) => csv.WriteField(r.GetDouble(i), "R"),
+        "timestamp with time zone" => static (csv, r, i) => csv.WriteField(DateTime.SpecifyKind(r.GetDateTime(i), DateTimeKind.Utc), TimestampFormat),
+        "character varying" or "text" or "character" => static (csv, r, i) => csv.WriteField(r.GetString(i)),
+        _ => static (csv, r, i) => csv.WriteField(Format(r.GetValue(i))),
+    };
+
+    /// <summary>Copies a non-null field of a column of <paramref name="type"/> from a binary COPY export into the CSV.</summary>
+    public static Action<CsvHelper.CsvWriter, NpgsqlBinaryExporter> FieldCopier(string type) => type.Split('(')[0] switch
+    {
+        "integer" => static (csv, e) => csv.WriteField(e.Read<int>(NpgsqlDbType.Integer), default),
+        "bigint" => static (csv, e) => csv.WriteField(e.Read<long>(NpgsqlDbType.Bigint), default),
+        "smallint" => static (csv, e) => csv.WriteField(e.Read<short>(NpgsqlDbType.Smallint), default),
+        "numeric" => static (csv, e) => csv.WriteField(e.Read<decimal>(NpgsqlDbType.Numeric), default),
+        "double precision" => static (csv, e) => csv.WriteField(e.Read<double>(NpgsqlDbType.Double), "R"),
+        "timestamp with time zone" => static (csv, e) => csv.WriteField(DateTime.SpecifyKind(e.Read<DateTime>(NpgsqlDbType.TimestampTz), DateTimeKind.Utc), TimestampFormat),
+        "character varying" or "text" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Text)),
+        "character" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Char)),
+        "boolean" => static (csv, e) => csv.WriteField(e.Read<bool>(NpgsqlDbType.Boolean) ? "true" : "false"),
+        "inet" => static (csv, e) => csv.WriteField(e.Read<IPAddress>(NpgsqlDbType.Inet).ToString()),
+        "uuid" => static (csv, e) => csv.WriteField(e.Read<Guid>(NpgsqlDbType.Uuid), default),
+        _ => throw new NotSupportedException($"Archiving a column of type {type} is not supported."),
     };
 
     /// <summary>Parses <paramref name="text"/> for a column of <paramref name="type"/> and writes it to a binary COPY.</summary>

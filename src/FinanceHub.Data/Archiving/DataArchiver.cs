@@ -439,15 +439,19 @@ public sealed partial class DataArchiver(
         var partial = path + ".partial";
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // One snapshot for the rows written and the checksum recorded: the manifest describes exactly the file.
+        // One snapshot for the rows written and the checksum recorded: the manifest describes exactly the file. The
+        // checksum is computed on a second connection that imports the snapshot, at the same time as the export.
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var columns = await ArchiveColumns.ReadAsync(connection, transaction, definition.Table, cancellationToken);
-        var (expectedRows, checksum) = await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
-        string schemaVersion;
-        await using (var version = new NpgsqlCommand("SELECT max(migration_id) FROM \"__EFMigrationsHistory\"", connection, transaction))
+        string snapshot, schemaVersion;
+        await using (var command = new NpgsqlCommand("SELECT pg_export_snapshot(), (SELECT max(migration_id) FROM \"__EFMigrationsHistory\")", connection, transaction))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
-            schemaVersion = (string)(await version.ExecuteScalarAsync(cancellationToken))!;
+            await reader.ReadAsync(cancellationToken);
+            (snapshot, schemaVersion) = (reader.GetString(0), reader.GetString(1));
         }
+
+        var checksumTask = ChecksumInSnapshotAsync(snapshot, definition, start, end, cancellationToken);
 
         long rows = 0;
         string sha256;
@@ -459,33 +463,63 @@ public sealed partial class DataArchiver(
                 var hashing = new HashingStream(file);
                 await using (hashing)
                 {
-                    await using (var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true))
-                    await using (var csv = CsvWriter.Create(gzip, new CsvWriterOptions { HasHeader = true }, true))
+                    // CSV is formatted on this thread while another compresses it (gzip is as costly as the formatting).
+                    var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
+                    var compress = Task.Run(async () =>
                     {
-                        csv.WriteHeader([.. columns.Select(c => c.Name)]);
-                        var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
-                        await using var select = new NpgsqlCommand(
-                            $"SELECT {names} FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {SqlIdentifiers.Quote(definition.TimeColumn)} >= $1 AND {SqlIdentifiers.Quote(definition.TimeColumn)} < $2",
-                            connection, transaction) { CommandTimeout = 0 };
-                        select.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-                        select.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-                        await using var reader = await select.ExecuteReaderAsync(CommandBehavior.SequentialAccess, cancellationToken);
-                        var count = columns.Count;
-                        while (await reader.ReadAsync(cancellationToken))
+                        await using var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true);
+                        await pipe.Reader.CopyToAsync(gzip, cancellationToken);
+                        await pipe.Reader.CompleteAsync();
+                    }, cancellationToken);
+                    try
+                    {
+                        await using (var csvOut = pipe.Writer.AsStream(leaveOpen: true))
+                        await using (var csv = CsvWriter.Create(csvOut, new CsvWriterOptions { HasHeader = true, FormatProvider = CultureInfo.InvariantCulture }, true))
                         {
-                            for (var i = 0; i < count; i++)
+                            csv.WriteHeader([.. columns.Select(c => c.Name)]);
+                            // Binary COPY out of a query: the cheapest way to stream rows out of PostgreSQL. The bounds are
+                            // timestamps formatted here (COPY takes no parameters), the names are quoted identifiers.
+                            var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+                            var time = SqlIdentifiers.Quote(definition.TimeColumn);
+                            await using var exporter = await connection.BeginBinaryExportAsync(
+                                $"COPY (SELECT {names} FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) TO STDOUT (FORMAT BINARY)",
+                                cancellationToken);
+                            var readers = columns.Select(c => ArchiveColumns.FieldCopier(c.Type)).ToArray();
+                            while (await exporter.StartRowAsync(cancellationToken) != -1)
                             {
-                                csv.WriteField(await reader.IsDBNullAsync(i, cancellationToken) ? ArchiveColumns.Null : ArchiveColumns.Format(reader.GetValue(i)));
+                                for (var i = 0; i < readers.Length; i++)
+                                {
+                                    if (exporter.IsNull)
+                                    {
+                                        await exporter.SkipAsync(cancellationToken);
+                                        csv.WriteField(ArchiveColumns.Null);
+                                    }
+                                    else
+                                    {
+                                        readers[i](csv, exporter);
+                                    }
+                                }
+
+                                csv.EndRecord();
+                                if (++rows % 100_000 == 0)
+                                {
+                                    progress?.Report(rows);
+                                }
                             }
 
-                            await csv.EndRecordAsync(cancellationToken);
-                            if (++rows % 100_000 == 0)
-                            {
-                                progress?.Report(rows);
-                            }
+                            await csv.FlushAsync(cancellationToken);
                         }
 
-                        await csv.FlushAsync(cancellationToken);
+                        await pipe.Writer.CompleteAsync();
+                    }
+                    catch (Exception ex)
+                    {
+                        await pipe.Writer.CompleteAsync(ex);
+                        throw;
+                    }
+                    finally
+                    {
+                        await compress;
                     }
 
                     await hashing.FlushAsync(cancellationToken);
@@ -493,6 +527,7 @@ public sealed partial class DataArchiver(
                 }
             }
 
+            var (expectedRows, checksum) = await checksumTask;
             if (rows != expectedRows)
             {
                 throw new InvalidOperationException($"Exported {rows} rows of {definition.Table} but the snapshot holds {expectedRows}; nothing was archived.");
@@ -513,8 +548,27 @@ public sealed partial class DataArchiver(
         catch
         {
             File.Delete(partial);
+            // The export failed: the checksum is not needed, but its task must finish before its connection goes away.
+            await checksumTask.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             throw;
         }
+    }
+
+    private static string TimestampLiteral(DateTimeOffset t)
+        => "'" + t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'::timestamptz";
+
+    private async Task<(long Rows, string Checksum)> ChecksumInSnapshotAsync(
+        string snapshot, HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        // The snapshot id comes from pg_export_snapshot(): digits and dashes only.
+        await using (var set = new NpgsqlCommand($"SET TRANSACTION SNAPSHOT {SqlIdentifiers.Literal(snapshot)}", connection, transaction))
+        {
+            await set.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
     }
 
     /// <summary>Reads an archive file back into a staging table and compares it with its manifest.</summary>
