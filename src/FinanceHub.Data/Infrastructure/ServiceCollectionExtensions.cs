@@ -1,6 +1,7 @@
 using FinanceHub.Data;
 using FinanceHub.Data.Archiving;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Conversion;
 using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Querying;
 using FinanceHub.Data.Timescale;
@@ -45,6 +46,7 @@ public static class FinanceHubServiceCollectionExtensions
             .PostConfigure(o => o.ApplyEnvironment(Environment.GetEnvironmentVariable));
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IDataArchiver, DataArchiver>();
+        services.TryAddSingleton<IHypertableConverter, HypertableConverter>();
         services.TryAddSingleton<IMaintenanceRunner, MaintenanceRunner>();
         services.TryAddSingleton<ITimescaleManager, TimescaleManager>();
         services.TryAddSingleton<IBulkIngestor, BulkIngestor>();
