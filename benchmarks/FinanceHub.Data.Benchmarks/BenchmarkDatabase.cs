@@ -4,6 +4,7 @@ using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 
@@ -37,7 +38,7 @@ internal sealed class BenchmarkDatabase : IAsyncDisposable
 
     public BulkIngestor Ingestor { get; }
 
-    public static async Task<BenchmarkDatabase> CreateAsync()
+    public static async Task<BenchmarkDatabase> CreateAsync(string? migrateTo = null)
     {
         var options = DatabaseOptions.FromEnvironment();
         var server = new NpgsqlConnectionStringBuilder(options.BuildConnectionString("FinanceHub.Data.Benchmarks")) { Database = "postgres", CommandTimeout = 0 }.ConnectionString;
@@ -51,7 +52,7 @@ internal sealed class BenchmarkDatabase : IAsyncDisposable
         var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
         var database = new BenchmarkDatabase(server, connectionString, name);
         await using var context = database.CreateContext();
-        await context.Database.MigrateAsync();
+        await context.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync(migrateTo);
         return database;
     }
 

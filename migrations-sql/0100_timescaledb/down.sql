@@ -23,6 +23,7 @@ $fh$;
 DROP FUNCTION IF EXISTS financehub.refresh_materialized_view(regclass, boolean);
 DROP FUNCTION IF EXISTS financehub.hypertable_to_plain(regclass);
 DROP FUNCTION IF EXISTS financehub.apply_retention(regclass, interval);
+DROP FUNCTION IF EXISTS financehub.retain_price_aggregates(timestamptz, timestamptz);
 DROP FUNCTION IF EXISTS financehub.feature_support();
 DROP FUNCTION IF EXISTS financehub.timescale_license();
 DO $fh$

@@ -16,26 +16,15 @@ END
 $fn$;
 
 -- Drops exactly the chunks of a hypertable that lie inside [range_start, range_end), keeping the OHLCV aggregates of
--- those rows on the Apache edition (as financehub.apply_retention does). Returns how many chunks it dropped.
+-- those rows on the Apache edition (financehub.retain_price_aggregates, as financehub.apply_retention does). Returns how many chunks it dropped.
 CREATE OR REPLACE FUNCTION financehub.drop_archived_chunks(hypertable regclass, range_start timestamptz, range_end timestamptz) RETURNS integer
 LANGUAGE plpgsql AS
 $fn$
 DECLARE
   dropped integer;
 BEGIN
-  IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
-    INSERT INTO financehub.asset_prices_hourly_retained
-    SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
-           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-    FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
-    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
-    INSERT INTO financehub.asset_prices_daily_retained
-    SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
-           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-    FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
-    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+  IF hypertable = 'asset_prices_historic'::regclass THEN
+    PERFORM financehub.retain_price_aggregates(range_start, range_end);
   END IF;
   SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => range_end, newer_than => range_start);
   RETURN dropped;

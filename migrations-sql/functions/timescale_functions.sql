@@ -38,6 +38,32 @@ $fn$
   ) AS f(feature, apache, native_detail, apache_detail)
 $fn$;
 
+-- Keeps the OHLCV aggregates of the price rows in [range_start, range_end) in financehub.asset_prices_*_retained, which the
+-- Apache edition's emulated aggregates read for buckets that no longer have raw rows. Called before such rows are
+-- dropped (retention, archiving). Does nothing where those tables do not exist (community edition: the continuous
+-- aggregates keep their own rows).
+CREATE OR REPLACE FUNCTION financehub.retain_price_aggregates(range_start timestamptz, range_end timestamptz) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  IF to_regclass('financehub.asset_prices_hourly_retained') IS NULL THEN
+    RETURN;
+  END IF;
+  INSERT INTO financehub.asset_prices_hourly_retained
+  SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+         sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+  FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+  ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+    close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+  INSERT INTO financehub.asset_prices_daily_retained
+  SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+         sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+  FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+  ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+    close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+END
+$fn$;
+
 -- Drops chunks of a hypertable whose data is entirely older than now() - drop_after, and returns how many.
 -- Before dropping chunks of asset_prices_historic on the Apache edition, it keeps the OHLCV aggregate rows of the
 -- dropped range in financehub.asset_prices_*_retained, which the emulated aggregates read, so retention never
@@ -60,19 +86,8 @@ BEGIN
   IF boundary IS NULL THEN
     RETURN 0;
   END IF;
-  IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
-    INSERT INTO financehub.asset_prices_hourly_retained
-    SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
-           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-    FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
-    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
-    INSERT INTO financehub.asset_prices_daily_retained
-    SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
-           sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-    FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
-    ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-      close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+  IF hypertable = 'asset_prices_historic'::regclass THEN
+    PERFORM financehub.retain_price_aggregates('-infinity', boundary);
   END IF;
   SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => boundary);
   RETURN dropped;

@@ -242,6 +242,32 @@ BEGIN
       ) AS f(feature, apache, native_detail, apache_detail)
     $fn$;
 
+    -- Keeps the OHLCV aggregates of the price rows in [range_start, range_end) in financehub.asset_prices_*_retained, which the
+    -- Apache edition's emulated aggregates read for buckets that no longer have raw rows. Called before such rows are
+    -- dropped (retention, archiving). Does nothing where those tables do not exist (community edition: the continuous
+    -- aggregates keep their own rows).
+    CREATE OR REPLACE FUNCTION financehub.retain_price_aggregates(range_start timestamptz, range_end timestamptz) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    BEGIN
+      IF to_regclass('financehub.asset_prices_hourly_retained') IS NULL THEN
+        RETURN;
+      END IF;
+      INSERT INTO financehub.asset_prices_hourly_retained
+      SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+             sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+      FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+      ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+        close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+      INSERT INTO financehub.asset_prices_daily_retained
+      SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+             sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+      FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+      ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+        close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+    END
+    $fn$;
+
     -- Drops chunks of a hypertable whose data is entirely older than now() - drop_after, and returns how many.
     -- Before dropping chunks of asset_prices_historic on the Apache edition, it keeps the OHLCV aggregate rows of the
     -- dropped range in financehub.asset_prices_*_retained, which the emulated aggregates read, so retention never
@@ -264,19 +290,8 @@ BEGIN
       IF boundary IS NULL THEN
         RETURN 0;
       END IF;
-      IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
-        INSERT INTO financehub.asset_prices_hourly_retained
-        SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
-               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-        FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
-        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
-        INSERT INTO financehub.asset_prices_daily_retained
-        SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
-               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-        FROM asset_prices_historic WHERE date < boundary GROUP BY 1, 2
-        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+      IF hypertable = 'asset_prices_historic'::regclass THEN
+        PERFORM financehub.retain_price_aggregates('-infinity', boundary);
       END IF;
       SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => boundary);
       RETURN dropped;
@@ -629,26 +644,15 @@ BEGIN
     $fn$;
 
     -- Drops exactly the chunks of a hypertable that lie inside [range_start, range_end), keeping the OHLCV aggregates of
-    -- those rows on the Apache edition (as financehub.apply_retention does). Returns how many chunks it dropped.
+    -- those rows on the Apache edition (financehub.retain_price_aggregates, as financehub.apply_retention does). Returns how many chunks it dropped.
     CREATE OR REPLACE FUNCTION financehub.drop_archived_chunks(hypertable regclass, range_start timestamptz, range_end timestamptz) RETURNS integer
     LANGUAGE plpgsql AS
     $fn$
     DECLARE
       dropped integer;
     BEGIN
-      IF hypertable = 'asset_prices_historic'::regclass AND to_regclass('financehub.asset_prices_hourly_retained') IS NOT NULL THEN
-        INSERT INTO financehub.asset_prices_hourly_retained
-        SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
-               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-        FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
-        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
-        INSERT INTO financehub.asset_prices_daily_retained
-        SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
-               sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
-        FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
-        ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
-          close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+      IF hypertable = 'asset_prices_historic'::regclass THEN
+        PERFORM financehub.retain_price_aggregates(range_start, range_end);
       END IF;
       SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => range_end, newer_than => range_start);
       RETURN dropped;

@@ -60,7 +60,10 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
         """;
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<PrerequisiteResult>> CheckPrerequisitesAsync(string table, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<PrerequisiteResult>> CheckPrerequisitesAsync(string table, CancellationToken cancellationToken = default)
+        => CheckAsync(table, withStatistics: true, cancellationToken);
+
+    private async Task<IReadOnlyList<PrerequisiteResult>> CheckAsync(string table, bool withStatistics, CancellationToken cancellationToken)
     {
         var definition = Hypertables.Get(table);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -126,6 +129,11 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
             results.Add(new("keys include the time column", true, true, $"every primary key and unique index includes {definition.TimeColumn}"));
         }
 
+        if (!withStatistics)
+        {
+            return results;
+        }
+
         await using (var stats = new NpgsqlCommand(
             $"SELECT count(*), min({Q(definition.TimeColumn)}), max({Q(definition.TimeColumn)}), pg_total_relation_size($1::regclass) FROM {Q(definition.Table)}", connection))
         {
@@ -147,7 +155,7 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
     {
         var definition = Hypertables.Get(table);
         options ??= new ConversionOptions();
-        var blocking = (await CheckPrerequisitesAsync(table, cancellationToken)).Where(r => r.Blocking && !r.Ok).ToList();
+        var blocking = (await CheckAsync(table, withStatistics: false, cancellationToken)).Where(r => r.Blocking && !r.Ok).ToList();
         if (blocking.Count > 0)
         {
             throw new InvalidOperationException($"{table} cannot be converted: {string.Join("; ", blocking.Select(b => b.Detail))}.");
@@ -170,21 +178,24 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
             }
 
             var newTable = NewName(definition);
+            var bounds = await BoundsAsync(lockConnection, definition, cancellationToken);
             if (status.Phase != ConversionPhase.Copying)
             {
-                var rows = (long)(await ScalarAsync(lockConnection, $"SELECT count(*) FROM {Q(definition.Table)}", [], cancellationToken))!;
-                if (rows < options.InPlaceThresholdRows)
+                if (bounds.Rows < options.InPlaceThresholdRows)
                 {
-                    return await ConvertInPlaceAsync(definition, rows, cancellationToken);
+                    return await ConvertInPlaceAsync(definition, bounds.Rows, cancellationToken);
                 }
 
                 await PrepareCopyAsync(definition, newTable, cancellationToken);
                 status = await GetStatusAsync(table, cancellationToken);
             }
 
-            await CopyAsync(definition, newTable, status, options, cancellationToken);
-            var mismatches = (await ValidateAsync(table, cancellationToken)).Where(v => !v.Matches).ToList();
-            await SetPhaseAsync(table, mismatches.Count == 0 ? ConversionPhase.Copied : ConversionPhase.Copying, null, cancellationToken);
+            // The copy's bounds are read once the mirror trigger is in place: a row written before it existed is older
+            // than this maximum and gets copied; one written after it is mirrored.
+            bounds = await BoundsAsync(lockConnection, definition, cancellationToken, bounds.Rows);
+            await CopyAsync(definition, newTable, status, bounds, options, cancellationToken);
+            // Validation is its own step (ValidateAsync), and the swap refuses to happen until it passes.
+            await SetPhaseAsync(table, ConversionPhase.Copied, null, cancellationToken);
             return await GetStatusAsync(table, cancellationToken);
         }
         finally
@@ -233,19 +244,24 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
         await transaction.CommitAsync(cancellationToken);
     }
 
-    private async Task CopyAsync(HypertableDefinition definition, string newTable, ConversionStatus status, ConversionOptions options, CancellationToken cancellationToken)
+    private static async Task<(long Rows, DateTime? Min, DateTime? Max)> BoundsAsync(
+        NpgsqlConnection connection, HypertableDefinition definition, CancellationToken cancellationToken, long? knownRows = null)
+    {
+        var time = Q(definition.TimeColumn);
+        var count = knownRows is { } rows ? rows.ToString(CultureInfo.InvariantCulture) : "count(*)";
+        await using var bounds = new NpgsqlCommand($"SELECT {count}::bigint, min({time}), max({time}) FROM {Q(definition.Table)}", connection) { CommandTimeout = 0 };
+        await using var reader = await bounds.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetDateTime(1), reader.IsDBNull(2) ? null : reader.GetDateTime(2));
+    }
+
+    private async Task CopyAsync(
+        HypertableDefinition definition, string newTable, ConversionStatus status, (long Rows, DateTime? Min, DateTime? Max) bounds, ConversionOptions options,
+        CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         var time = Q(definition.TimeColumn);
-        await using var bounds = new NpgsqlCommand($"SELECT count(*), min({time}), max({time}) FROM {Q(definition.Table)}", connection);
-        long total;
-        DateTime? min, max;
-        await using (var reader = await bounds.ExecuteReaderAsync(cancellationToken))
-        {
-            await reader.ReadAsync(cancellationToken);
-            (total, min, max) = (reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetDateTime(1), reader.IsDBNull(2) ? null : reader.GetDateTime(2));
-        }
-
+        var (total, min, max) = bounds;
         if (min is null)
         {
             return;
@@ -273,10 +289,22 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
             // batch (at most a batch's time) and then reaches the hypertable through the mirror trigger, never the other way round.
             await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
             {
-                var inserted = await ExecuteAsync(connection,
-                    $"INSERT INTO {Q(newTable)} OVERRIDING SYSTEM VALUE (SELECT * FROM {Q(definition.Table)} WHERE {time} >= $1 AND {time} < $2 FOR SHARE) ON CONFLICT DO NOTHING",
-                    [new NpgsqlParameter { Value = lo, NpgsqlDbType = NpgsqlDbType.TimestampTz }, new NpgsqlParameter { Value = hi, NpgsqlDbType = NpgsqlDbType.TimestampTz }],
-                    cancellationToken, transaction);
+                var copy = $"INSERT INTO {Q(newTable)} OVERRIDING SYSTEM VALUE (SELECT * FROM {Q(definition.Table)} WHERE {time} >= $1 AND {time} < $2 FOR SHARE)";
+                object[] Range() => [new NpgsqlParameter { Value = lo, NpgsqlDbType = NpgsqlDbType.TimestampTz }, new NpgsqlParameter { Value = hi, NpgsqlDbType = NpgsqlDbType.TimestampTz }];
+                int inserted;
+                // A plain insert is cheapest; only a batch holding rows the trigger already mirrored (the newest ones) conflicts,
+                // and that batch is copied again skipping them.
+                await transaction.SaveAsync("batch", cancellationToken);
+                try
+                {
+                    inserted = await ExecuteAsync(connection, copy, Range(), cancellationToken, transaction);
+                }
+                catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    await transaction.RollbackAsync("batch", cancellationToken);
+                    inserted = await ExecuteAsync(connection, copy + " ON CONFLICT DO NOTHING", Range(), cancellationToken, transaction);
+                }
+
                 copied += inserted;
                 copiedThisRun += inserted;
                 await ExecuteAsync(connection,
