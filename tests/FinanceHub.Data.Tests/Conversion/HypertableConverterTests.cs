@@ -19,7 +19,7 @@ public sealed class HypertableConverterTests(DatabaseFixture fixture)
     [Fact]
     public async Task Converts_under_a_live_writer_survives_a_kill_validates_swaps_rolls_back_without_loss_and_converts_again()
     {
-        var (dataSource, converter) = await OldApplicationDatabaseAsync("convert_full", rows: 300_000);
+        var (dataSource, converter) = await OldApplicationDatabaseAsync("convert_full", rows: 2_000_000);
         await using var _ = dataSource;
         var initial = await dataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
         using var writerStop = new CancellationTokenSource();
