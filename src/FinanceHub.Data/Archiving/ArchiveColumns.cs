@@ -58,13 +58,19 @@ internal static class ArchiveColumns
         _ => static (csv, r, i) => csv.WriteField(Format(r.GetValue(i))),
     };
 
+    /// <summary>The export query's expression for a column: numeric as the server's text, the rest as is.</summary>
+    public static string ExportExpression(ArchiveColumn column)
+        => column.Type.StartsWith("numeric", StringComparison.Ordinal)
+            ? $"{Timescale.SqlIdentifiers.Quote(column.Name)}::text"
+            : Timescale.SqlIdentifiers.Quote(column.Name);
+
     /// <summary>Copies a non-null field of a column of <paramref name="type"/> from a binary COPY export into the CSV.</summary>
     public static Action<CsvHelper.CsvWriter, NpgsqlBinaryExporter> FieldCopier(string type) => type.Split('(')[0] switch
     {
         "integer" => static (csv, e) => csv.WriteField(e.Read<int>(NpgsqlDbType.Integer), default),
         "bigint" => static (csv, e) => csv.WriteField(e.Read<long>(NpgsqlDbType.Bigint), default),
         "smallint" => static (csv, e) => csv.WriteField(e.Read<short>(NpgsqlDbType.Smallint), default),
-        "numeric" => static (csv, e) => csv.WriteField(e.Read<decimal>(NpgsqlDbType.Numeric), default),
+        "numeric" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Text)),
         "double precision" => static (csv, e) => csv.WriteField(e.Read<double>(NpgsqlDbType.Double), "R"),
         "timestamp with time zone" => static (csv, e) => csv.WriteField(DateTime.SpecifyKind(e.Read<DateTime>(NpgsqlDbType.TimestampTz), DateTimeKind.Utc), TimestampFormat),
         "character varying" or "text" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Text)),

@@ -439,20 +439,17 @@ public sealed partial class DataArchiver(
         var partial = path + ".partial";
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        // One snapshot for the rows written and the checksum recorded: the manifest describes exactly the file. The
-        // checksum is computed on a second connection that imports the snapshot, at the same time as the export.
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var columns = await ArchiveColumns.ReadAsync(connection, transaction, definition.Table, cancellationToken);
-        string snapshot, schemaVersion;
-        await using (var command = new NpgsqlCommand("SELECT pg_export_snapshot(), (SELECT max(migration_id) FROM \"__EFMigrationsHistory\")", connection, transaction))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        string schemaVersion;
+        await using (var command = new NpgsqlCommand("SELECT max(migration_id) FROM \"__EFMigrationsHistory\"", connection, transaction))
         {
-            await reader.ReadAsync(cancellationToken);
-            (snapshot, schemaVersion) = (reader.GetString(0), reader.GetString(1));
+            schemaVersion = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
         }
 
-        var checksumTask = ChecksumInSnapshotAsync(snapshot, definition, start, end, cancellationToken);
-
+        // The content checksum comes with the rows: the query sends each row's hash_record_extended beside it (the same
+        // per-row hash financehub.content_checksum sums), so one scan in one snapshot yields both the file and its checksum.
+        decimal checksumSum = 0;
         long rows = 0;
         string sha256;
         long size;
@@ -479,10 +476,12 @@ public sealed partial class DataArchiver(
                             csv.WriteHeader([.. columns.Select(c => c.Name)]);
                             // Binary COPY out of a query: the cheapest way to stream rows out of PostgreSQL. The bounds are
                             // timestamps formatted here (COPY takes no parameters), the names are quoted identifiers.
-                            var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+                            // numeric columns come as the server's own text (exact, as psql would write them): cheaper than
+                            // decoding and formatting them here.
+                            var names = string.Join(", ", columns.Select(c => ArchiveColumns.ExportExpression(c)));
                             var time = SqlIdentifiers.Quote(definition.TimeColumn);
                             await using var exporter = await connection.BeginBinaryExportAsync(
-                                $"COPY (SELECT {names} FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) TO STDOUT (FORMAT BINARY)",
+                                $"COPY (SELECT {names}, hash_record_extended(t, 0) FROM {SqlIdentifiers.Quote(definition.Table)} t WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) TO STDOUT (FORMAT BINARY)",
                                 cancellationToken);
                             var readers = columns.Select(c => ArchiveColumns.FieldCopier(c.Type)).ToArray();
                             while (await exporter.StartRowAsync(cancellationToken) != -1)
@@ -500,6 +499,7 @@ public sealed partial class DataArchiver(
                                     }
                                 }
 
+                                checksumSum += exporter.Read<long>(NpgsqlDbType.Bigint);
                                 csv.EndRecord();
                                 if (++rows % 100_000 == 0)
                                 {
@@ -527,11 +527,7 @@ public sealed partial class DataArchiver(
                 }
             }
 
-            var (expectedRows, checksum) = await checksumTask;
-            if (rows != expectedRows)
-            {
-                throw new InvalidOperationException($"Exported {rows} rows of {definition.Table} but the snapshot holds {expectedRows}; nothing was archived.");
-            }
+            var checksum = checksumSum.ToString(CultureInfo.InvariantCulture);
 
             var manifest = new ArchiveManifest
             {
@@ -548,28 +544,12 @@ public sealed partial class DataArchiver(
         catch
         {
             File.Delete(partial);
-            // The export failed: the checksum is not needed, but its task must finish before its connection goes away.
-            await checksumTask.ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
             throw;
         }
     }
 
     private static string TimestampLiteral(DateTimeOffset t)
         => "'" + t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'::timestamptz";
-
-    private async Task<(long Rows, string Checksum)> ChecksumInSnapshotAsync(
-        string snapshot, HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
-    {
-        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
-        // The snapshot id comes from pg_export_snapshot(): digits and dashes only.
-        await using (var set = new NpgsqlCommand($"SET TRANSACTION SNAPSHOT {SqlIdentifiers.Literal(snapshot)}", connection, transaction))
-        {
-            await set.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        return await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
-    }
 
     /// <summary>Reads an archive file back into a staging table and compares it with its manifest.</summary>
     private async Task VerifyFileAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
