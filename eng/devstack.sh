@@ -13,6 +13,7 @@
 #   DEVSTACK_ROOT      where the trixie root is cached   (default /var/cache/financehub-devstack/trixie)
 #   DEVSTACK_PG_PORT   PostgreSQL port on 127.0.0.1      (default 55432)
 #   DEVSTACK_S3_PORT   moto_server port on 127.0.0.1     (default 55433)
+#   DEVSTACK_S3_AUTH_PORT  a second moto_server that enforces credentials, for tests of wrong ones (default 55434)
 #   DEVSTACK_MIRROR    Debian mirror for debootstrap     (default: read from the host's apt sources)
 # To use an existing server instead, set FINANCEHUB_CONNECTION_STRING (or the TIMESCALE_DB_*
 # variables) and skip this script; see README.md.
@@ -21,6 +22,7 @@ set -euo pipefail
 ROOT=${DEVSTACK_ROOT:-/var/cache/financehub-devstack/trixie}
 PG_PORT=${DEVSTACK_PG_PORT:-55432}
 S3_PORT=${DEVSTACK_S3_PORT:-55433}
+S3_AUTH_PORT=${DEVSTACK_S3_AUTH_PORT:-55434}
 PG_PASSWORD=financehub
 PG_DATA=/srv/financehub/pgdata          # inside the root
 LOG_DIR=/srv/financehub/log             # inside the root
@@ -126,22 +128,24 @@ start_pg() {
     || fail "PostgreSQL did not start; see $ROOT$LOG_DIR/postgresql.log"
 }
 
-s3_pid() { cat "$ROOT$LOG_DIR/moto.pid" 2>/dev/null || true; }
-s3_running() { local p; p=$(s3_pid); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+s3_pid() { cat "$ROOT$LOG_DIR/moto${1:-}.pid" 2>/dev/null || true; }
+s3_running() { local p; p=$(s3_pid "${1:-}"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
+# start_s3 NAME PORT [ENV...]: one moto_server on 127.0.0.1:PORT, pid and log under NAME.
 start_s3() {
-  if s3_running; then say "moto_server already running on 127.0.0.1:$S3_PORT"; return; fi
-  say "starting moto_server (S3 API) on 127.0.0.1:$S3_PORT"
+  local name=$1 port=$2; shift 2
+  if s3_running "$name"; then say "moto_server$name already running on 127.0.0.1:$port"; return; fi
+  say "starting moto_server$name (S3 API) on 127.0.0.1:$port"
   mkdir -p "$ROOT$LOG_DIR"
-  nohup chroot "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
-    moto_server -H 127.0.0.1 -p "$S3_PORT" >"$ROOT$LOG_DIR/moto.log" 2>&1 </dev/null &
-  echo $! >"$ROOT$LOG_DIR/moto.pid"
+  nohup chroot "$ROOT" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8 "$@" \
+    moto_server -H 127.0.0.1 -p "$port" >"$ROOT$LOG_DIR/moto$name.log" 2>&1 </dev/null &
+  echo $! >"$ROOT$LOG_DIR/moto$name.pid"
   for _ in $(seq 1 60); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$S3_PORT") 2>/dev/null; then return; fi
-    s3_running || fail "moto_server exited; see $ROOT$LOG_DIR/moto.log"
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return; fi
+    s3_running "$name" || fail "moto_server$name exited; see $ROOT$LOG_DIR/moto$name.log"
     sleep 0.5
   done
-  fail "moto_server did not answer on 127.0.0.1:$S3_PORT within 30 s; see $ROOT$LOG_DIR/moto.log"
+  fail "moto_server$name did not answer on 127.0.0.1:$port within 30 s; see $ROOT$LOG_DIR/moto$name.log"
 }
 
 print_env() {
@@ -156,6 +160,7 @@ export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing
 export AWS_REGION=us-east-1
 export ARCHIVE_S3_FORCE_PATH_STYLE=true
+export FINANCEHUB_TEST_S3_AUTH_ENDPOINT=http://127.0.0.1:$S3_AUTH_PORT
 ENV
 }
 
@@ -165,7 +170,8 @@ case "$cmd" in
     need_root up
     provision
     start_pg
-    start_s3
+    start_s3 "" "$S3_PORT"
+    start_s3 "-auth" "$S3_AUTH_PORT" INITIAL_NO_AUTH_ACTION_COUNT=0
     PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAqc \
       "SELECT 1 FROM pg_database WHERE datname='financehub'" | grep -q 1 \
       || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE financehub' \
@@ -174,7 +180,9 @@ case "$cmd" in
     ;;
   down)
     if [ -d "$ROOT$PG_DATA" ] && pg_running; then as_postgres pg_ctl -D "$PG_DATA" -m fast -w stop >/dev/null; say "PostgreSQL stopped"; fi
-    if s3_running; then kill "$(s3_pid)"; rm -f "$ROOT$LOG_DIR/moto.pid"; say "moto_server stopped"; fi
+    for name in "" -auth; do
+      if s3_running "$name"; then kill "$(s3_pid "$name")"; rm -f "$ROOT$LOG_DIR/moto$name.pid"; say "moto_server$name stopped"; fi
+    done
     ;;
   reset)
     "$0" down
@@ -184,6 +192,7 @@ case "$cmd" in
     [ -f "$ROOT/.financehub-provisioned" ] && echo "root:       $ROOT (provisioned)" || echo "root:       $ROOT (not provisioned; run: $0 up)"
     if [ -f "$ROOT/.financehub-provisioned" ] && pg_running; then echo "postgresql: running on 127.0.0.1:$PG_PORT"; else echo "postgresql: stopped"; fi
     if s3_running; then echo "s3 (moto):  running on 127.0.0.1:$S3_PORT"; else echo "s3 (moto):  stopped"; fi
+    if s3_running -auth; then echo "s3 (auth):  running on 127.0.0.1:$S3_AUTH_PORT"; else echo "s3 (auth):  stopped"; fi
     ;;
   env) print_env ;;
   *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;

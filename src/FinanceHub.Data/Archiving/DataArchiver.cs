@@ -915,7 +915,8 @@ public sealed partial class DataArchiver(
 
             throw;
         }
-        catch (AmazonS3Exception ex) when (ex.ErrorCode is "InvalidAccessKeyId" or "SignatureDoesNotMatch" or "AccessDenied" or "ExpiredToken")
+        catch (AmazonS3Exception ex) when (ex.ErrorCode is "InvalidAccessKeyId" or "SignatureDoesNotMatch" or "AccessDenied" or "ExpiredToken"
+                                           || ex.StatusCode == System.Net.HttpStatusCode.Forbidden)
         {
             throw new InvalidOperationException(
                 $"S3 refused the credentials for bucket '{bucket}' ({ex.ErrorCode}); check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and the bucket policy.", ex);

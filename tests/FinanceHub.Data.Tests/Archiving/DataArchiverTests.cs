@@ -106,6 +106,26 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Wrong_s3_credentials_are_a_clear_error_naming_the_variables()
+    {
+        var endpoint = Environment.GetEnvironmentVariable("FINANCEHUB_TEST_S3_AUTH_ENDPOINT");
+        Assert.SkipWhen(string.IsNullOrEmpty(endpoint),
+            "Needs an S3 server that checks credentials: FINANCEHUB_TEST_S3_AUTH_ENDPOINT is not set (eng/devstack.sh env sets it).");
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "archive_creds", withS3: false);
+        ctx.Options.S3Bucket = "any-bucket";
+        ctx.Options.ServiceUrl = endpoint;
+        ctx.Options.ForcePathStyle = true;
+        ctx.Options.AccessKeyId = "not-a-key";
+        ctx.Options.SecretAccessKey = "not-a-secret";
+        using var archiver = ctx.CreateArchiver();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => archiver.ListS3ArchivesAsync(cancellationToken: Ct));
+
+        Assert.Contains("refused the credentials", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AWS_ACCESS_KEY_ID", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Cleanup_never_deletes_an_archive_without_a_verified_remote_copy_unless_forced()
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "archive_cleanup", withS3: false);
