@@ -34,30 +34,6 @@ internal static class ArchiveColumns
         return columns;
     }
 
-    public static string Format(object value) => value switch
-    {
-        decimal d => d.ToString(CultureInfo.InvariantCulture),
-        double d => d.ToString("R", CultureInfo.InvariantCulture),
-        DateTime t => DateTime.SpecifyKind(t, DateTimeKind.Utc).ToString(TimestampFormat, CultureInfo.InvariantCulture),
-        DateTimeOffset t => t.UtcDateTime.ToString(TimestampFormat, CultureInfo.InvariantCulture),
-        bool b => b ? "true" : "false",
-        IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "",
-    };
-
-    /// <summary>Writes a non-null field of a column of <paramref name="type"/> without boxing it.</summary>
-    public static Action<CsvHelper.CsvWriter, NpgsqlDataReader, int> FieldWriter(string type) => type.Split('(')[0] switch
-    {
-        "integer" => static (csv, r, i) => csv.WriteField(r.GetInt32(i), default),
-        "bigint" => static (csv, r, i) => csv.WriteField(r.GetInt64(i), default),
-        "smallint" => static (csv, r, i) => csv.WriteField(r.GetInt16(i), default),
-        "numeric" => static (csv, r, i) => csv.WriteField(r.GetDecimal(i), default),
-        "double precision" => static (csv, r, i) => csv.WriteField(r.GetDouble(i), "R"),
-        "timestamp with time zone" => static (csv, r, i) => csv.WriteField(DateTime.SpecifyKind(r.GetDateTime(i), DateTimeKind.Utc), TimestampFormat),
-        "character varying" or "text" or "character" => static (csv, r, i) => csv.WriteField(r.GetString(i)),
-        _ => static (csv, r, i) => csv.WriteField(Format(r.GetValue(i))),
-    };
-
     /// <summary>The export query's expression for a column: numeric as the server's text, the rest as is.</summary>
     public static string ExportExpression(ArchiveColumn column)
         => column.Type.StartsWith("numeric", StringComparison.Ordinal)

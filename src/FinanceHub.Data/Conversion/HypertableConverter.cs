@@ -496,15 +496,11 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
         return new ConversionStatus(table, ConversionPhase.NotStarted, "-", 0, null, null, null);
     }
 
-    private Task SetPhaseAsync(string table, ConversionPhase phase, string? path, CancellationToken cancellationToken)
-        => ExecuteAsync(table, $"UPDATE {StateSchema}.conversions SET phase = $2, path = coalesce($3, path), updated_at = now() WHERE table_name = $1",
-            [table, phase.ToString(), (object?)path ?? DBNull.Value], cancellationToken);
-
-    private async Task ExecuteAsync(string table, string sql, object?[] parameters, CancellationToken cancellationToken)
+    private async Task SetPhaseAsync(string table, ConversionPhase phase, string? path, CancellationToken cancellationToken)
     {
-        _ = table;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        await ExecuteAsync(connection, sql, parameters, cancellationToken);
+        await ExecuteAsync(connection, $"UPDATE {StateSchema}.conversions SET phase = $2, path = coalesce($3, path), updated_at = now() WHERE table_name = $1",
+            [table, phase.ToString(), (object?)path ?? DBNull.Value], cancellationToken);
     }
 
     private static async Task UpsertStateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, ConversionPhase phase, string path, CancellationToken cancellationToken)
@@ -603,14 +599,7 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
         }
     }
 
-    private static TimeSpan ChunkInterval(HypertableDefinition definition) => BucketIntervals[definition.Table];
-
-    private static readonly Dictionary<string, TimeSpan> BucketIntervals = new(StringComparer.Ordinal)
-    {
-        [Hypertables.AssetPrices.Table] = TimeSpan.FromDays(7),
-        [Hypertables.PerformanceMetrics.Table] = TimeSpan.FromDays(1),
-        [Hypertables.ApiUsageLogs.Table] = TimeSpan.FromHours(1),
-    };
+    private static TimeSpan ChunkInterval(HypertableDefinition definition) => Querying.BucketWidth.Parse(definition.ChunkInterval).Duration;
 
     private static string NewName(HypertableDefinition definition) => Truncate(definition.Table, "_hypertable_new");
 
