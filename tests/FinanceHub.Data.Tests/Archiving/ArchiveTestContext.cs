@@ -7,6 +7,7 @@ using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Archiving;
 
@@ -62,8 +63,7 @@ public sealed class ArchiveTestContext : IAsyncDisposable
 
     public DataArchiver CreateArchiver()
     {
-        var manager = new TimescaleManager(DataSource, new MaintenanceRunner(DataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance),
-            NullLogger<TimescaleManager>.Instance);
+        var manager = Manager(DataSource);
         return new DataArchiver(DataSource, manager, Microsoft.Extensions.Options.Options.Create(Options), TimeProvider.System, NullLogger<DataArchiver>.Instance);
     }
 

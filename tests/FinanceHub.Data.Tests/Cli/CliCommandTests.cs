@@ -1,6 +1,7 @@
 using System.Text.Json;
 using FinanceHub.Data.Cli;
 using FinanceHub.Data.Tests.Infrastructure;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Cli;
 
@@ -18,9 +19,9 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         var csv = await WriteCsvAsync(Enumerable.Range(0, 250_000).Select(i =>
             $"{(i % 2 == 0 ? "BTC" : "ETH")},{new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i / 2):yyyy-MM-ddTHH:mm:ssZ},10,12,9,11,1.5,,3,feed"));
 
-        var ingest = await RunAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
-        var ohlcv = await RunAsync("ohlcv", "BTC", "--interval", "1day", "--from", "2026-10-01", "--to", "2026-10-03", "--json", "--connection", connectionString);
-        var bucket = await RunAsync("bucket", "asset_prices_historic", "--bucket", "1 day", "--from", "2026-10-01", "--to", "2026-10-03", "--per-series", "--json",
+        var ingest = await RunCliAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
+        var ohlcv = await RunCliAsync("ohlcv", "BTC", "--interval", "1day", "--from", "2026-10-01", "--to", "2026-10-03", "--json", "--connection", connectionString);
+        var bucket = await RunCliAsync("bucket", "asset_prices_historic", "--bucket", "1 day", "--from", "2026-10-01", "--to", "2026-10-03", "--per-series", "--json",
             "--connection", connectionString);
 
         Assert.True(ingest.Code == 0, ingest.Error);
@@ -43,7 +44,7 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         await using var _ = dataSource;
         var csv = await WriteCsvAsync(["BTC,2026-10-01T00:00:00Z,10,12,9,11,1", "BTC,2026-10-01 00:01:00,10,12,9,11,1"]);
 
-        var (code, _, error) = await RunAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
+        var (code, _, error) = await RunCliAsync("ingest", csv, "--create-symbols", "--connection", connectionString);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("Row 2", error, StringComparison.Ordinal);
@@ -59,11 +60,11 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         await using var _ = dataSource;
         await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-40), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
 
-        var chunks = await RunAsync("chunks", "asset_prices_historic", "--json", "--connection", connectionString);
-        var set = await RunAsync("retention", "performance_metrics", "--set", "45 days", "--connection", connectionString);
-        var drop = await RunAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--json", "--connection", connectionString);
-        var both = await RunAsync("retention", "asset_prices_historic", "--set", "45 days", "--remove", "--connection", connectionString);
-        var months = await RunAsync("retention", "asset_prices_historic", "--set", "2 months", "--connection", connectionString);
+        var chunks = await RunCliAsync("chunks", "asset_prices_historic", "--json", "--connection", connectionString);
+        var set = await RunCliAsync("retention", "performance_metrics", "--set", "45 days", "--connection", connectionString);
+        var drop = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--json", "--connection", connectionString);
+        var both = await RunCliAsync("retention", "asset_prices_historic", "--set", "45 days", "--remove", "--connection", connectionString);
+        var months = await RunCliAsync("retention", "asset_prices_historic", "--set", "2 months", "--connection", connectionString);
 
         Assert.Equal(0, chunks.Code);
         Assert.True(JsonDocument.Parse(chunks.Output).RootElement.GetArrayLength() >= 6);
@@ -80,7 +81,7 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
     {
         fixture.RequireApache();
 
-        var (code, _, error) = await RunAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--connection", fixture.ConnectionString);
+        var (code, _, error) = await RunCliAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--connection", fixture.ConnectionString);
 
         Assert.Equal(ExitCodes.Failed, code);
         Assert.Contains("community edition", error, StringComparison.Ordinal);
@@ -95,7 +96,7 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         await using var _ = dataSource;
         await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
 
-        var (code, output, error) = await RunAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--json", "--connection", connectionString);
+        var (code, output, error) = await RunCliAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--json", "--connection", connectionString);
 
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
@@ -108,13 +109,5 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         var path = Path.Combine(Path.GetTempPath(), $"financehub-prices-{Guid.NewGuid():N}.csv");
         await File.WriteAllLinesAsync(path, ["symbol,date,open,high,low,close,volume,adjusted_close,trade_count,source", .. lines], Ct);
         return path;
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApplication.RunAsync(args, output, error, interactive: false, Ct);
-        return (code, output.ToString(), error.ToString());
     }
 }

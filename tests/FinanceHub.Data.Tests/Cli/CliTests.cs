@@ -2,6 +2,7 @@ using System.Text.Json;
 using FinanceHub.Data.Cli;
 using FinanceHub.Data.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Cli;
 
@@ -14,7 +15,7 @@ public sealed class CliTests(DatabaseFixture fixture)
     [Fact]
     public async Task Status_json_reports_edition_features_and_applied_migrations()
     {
-        var (code, output, error) = await RunAsync("status", "--json", "--connection", fixture.ConnectionString);
+        var (code, output, error) = await RunCliAsync("status", "--json", "--connection", fixture.ConnectionString);
 
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
@@ -38,7 +39,7 @@ public sealed class CliTests(DatabaseFixture fixture)
         {
             var connection = new Npgsql.NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Username = role, Password = password };
 
-            var (code, output, error) = await RunAsync("status", "--connection", connection.ConnectionString);
+            var (code, output, error) = await RunCliAsync("status", "--connection", connection.ConnectionString);
 
             Assert.True(code == 0, error);
             Assert.Contains("Hypertables", output, StringComparison.Ordinal);
@@ -55,7 +56,7 @@ public sealed class CliTests(DatabaseFixture fixture)
     [Fact]
     public async Task Migrate_status_lists_every_migration_as_applied()
     {
-        var (code, output, _) = await RunAsync("migrate", "--status", "--json", "--connection", fixture.ConnectionString);
+        var (code, output, _) = await RunCliAsync("migrate", "--status", "--json", "--connection", fixture.ConnectionString);
 
         Assert.Equal(0, code);
         using var json = JsonDocument.Parse(output);
@@ -69,9 +70,9 @@ public sealed class CliTests(DatabaseFixture fixture)
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_migrate", migrate: false);
         await using var _ = dataSource;
 
-        var up = await RunAsync("migrate", "--connection", connectionString);
-        var down = await RunAsync("migrate", "--to", "TimescaleLayer", "--connection", connectionString);
-        var again = await RunAsync("migrate", "--json", "--connection", connectionString);
+        var up = await RunCliAsync("migrate", "--connection", connectionString);
+        var down = await RunCliAsync("migrate", "--to", "TimescaleLayer", "--connection", connectionString);
+        var again = await RunCliAsync("migrate", "--json", "--connection", connectionString);
 
         Assert.Equal(0, up.Code);
         Assert.Equal(0, down.Code);
@@ -84,7 +85,7 @@ public sealed class CliTests(DatabaseFixture fixture)
     [Fact]
     public async Task Unknown_migration_is_a_usage_error_naming_the_known_ones()
     {
-        var (code, _, error) = await RunAsync("migrate", "--to", "NoSuchMigration", "--connection", fixture.ConnectionString);
+        var (code, _, error) = await RunCliAsync("migrate", "--to", "NoSuchMigration", "--connection", fixture.ConnectionString);
 
         Assert.Equal(ExitCodes.Usage, code);
         Assert.Contains("NoSuchMigration", error, StringComparison.Ordinal);
@@ -95,7 +96,7 @@ public sealed class CliTests(DatabaseFixture fixture)
     [Fact]
     public async Task Unreachable_server_exits_3_with_one_line()
     {
-        var (code, _, error) = await RunAsync("status", "--connection", "Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=3");
+        var (code, _, error) = await RunCliAsync("status", "--connection", "Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=3");
 
         Assert.Equal(ExitCodes.Unreachable, code);
         Assert.StartsWith("financehub-data: error: cannot reach the database", error, StringComparison.Ordinal);
@@ -108,7 +109,7 @@ public sealed class CliTests(DatabaseFixture fixture)
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_maintain", migrate: true);
         await using var _ = dataSource;
 
-        var (code, output, error) = await RunAsync("maintain", "--force", "--json", "--connection", connectionString);
+        var (code, output, error) = await RunCliAsync("maintain", "--force", "--json", "--connection", connectionString);
 
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
@@ -150,13 +151,5 @@ public sealed class CliTests(DatabaseFixture fixture)
 
         Assert.Equal(ExitCodes.Usage, result.ExitCode);
         Assert.Contains("TIMESCALE_DB_HOST", result.Error, StringComparison.Ordinal);
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApplication.RunAsync(args, output, error, interactive: false, Ct);
-        return (code, output.ToString(), error.ToString());
     }
 }

@@ -5,6 +5,7 @@ using FinanceHub.Data.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Migrations;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Conversion;
 
@@ -28,7 +29,7 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
             Assert.Contains("create table maintenance_policies", result.Applied);
         }
 
-        var migrate = await RunAsync("migrate", "--connection", connectionString);
+        var migrate = await RunCliAsync("migrate", "--connection", connectionString);
 
         Assert.True(migrate.Code == 0, migrate.Error);
         await using var check = DatabaseFixture.CreateContext(dataSource);
@@ -62,11 +63,11 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
             await DatabaseBaseliner.BaselineAsync(context, Ct);
         }
 
-        var check = await RunAsync("convert", "check", "asset_prices_historic", "--json", "--connection", connectionString);
-        var zero = await RunAsync("convert", "run", "asset_prices_historic", "--batch-size", "0", "--connection", connectionString);
-        var run = await RunAsync("convert", "run", "asset_prices_historic", "--connection", connectionString);
-        var status = await RunAsync("convert", "status", "--json", "--connection", connectionString);
-        var unknown = await RunAsync("convert", "check", "nope", "--connection", connectionString);
+        var check = await RunCliAsync("convert", "check", "asset_prices_historic", "--json", "--connection", connectionString);
+        var zero = await RunCliAsync("convert", "run", "asset_prices_historic", "--batch-size", "0", "--connection", connectionString);
+        var run = await RunCliAsync("convert", "run", "asset_prices_historic", "--connection", connectionString);
+        var status = await RunCliAsync("convert", "status", "--json", "--connection", connectionString);
+        var unknown = await RunCliAsync("convert", "check", "nope", "--connection", connectionString);
 
         Assert.True(check.Code == 0, check.Error);
         Assert.False(JsonDocument.Parse(check.Output).RootElement.GetProperty("blocked").GetBoolean());
@@ -100,13 +101,5 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
             asset);
         dataSource.Clear();
         return (connectionString, dataSource);
-    }
-
-    private static async Task<(int Code, string Output, string Error)> RunAsync(params string[] args)
-    {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var code = await CliApplication.RunAsync(args, output, error, interactive: false, Ct);
-        return (code, output.ToString(), error.ToString());
     }
 }

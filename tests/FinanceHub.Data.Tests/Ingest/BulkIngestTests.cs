@@ -9,6 +9,7 @@ using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Ingest;
 
@@ -211,11 +212,8 @@ public sealed class BulkIngestTests(DatabaseFixture fixture)
     private async Task<(BulkIngestor Ingestor, NpgsqlDataSource DataSource)> NewDatabaseAsync()
     {
         var (_, dataSource) = await fixture.CreateDatabaseAsync("ingest", migrate: true);
-        return (new BulkIngestor(dataSource, Manager(dataSource), NullLogger<BulkIngestor>.Instance), dataSource);
+        return (Ingestor(dataSource), dataSource);
     }
-
-    private static TimescaleManager Manager(NpgsqlDataSource dataSource)
-        => new(dataSource, new MaintenanceRunner(dataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance), NullLogger<TimescaleManager>.Instance);
 
     private static PriceRow Row(string symbol, DateTimeOffset date, decimal close) => new(symbol, date, close, close + 1, close - 1, close, 5);
 

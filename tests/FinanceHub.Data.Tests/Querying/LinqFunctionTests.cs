@@ -5,6 +5,7 @@ using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging.Abstractions;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Querying;
 
@@ -21,8 +22,8 @@ public sealed class LinqFunctionTests(DatabaseFixture fixture)
         var (_, dataSource) = await fixture.CreateDatabaseAsync("linq", migrate: true);
         await using var _ = dataSource;
         var rows = Reference.GeneratePrices("BTC", Day, Day.AddDays(2), seed: 11);
-        var manager = new TimescaleManager(dataSource, new MaintenanceRunner(dataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance), NullLogger<TimescaleManager>.Instance);
-        await new BulkIngestor(dataSource, manager, NullLogger<BulkIngestor>.Instance)
+        var manager = Manager(dataSource);
+        await Ingestor(dataSource)
             .IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, ct);
         await using var db = DatabaseFixture.CreateContext(dataSource);
 

@@ -5,6 +5,7 @@ using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Querying;
 
@@ -135,7 +136,7 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
     {
         var (repository, rows) = await SetUpAsync();
         var (dataSource, _) = _data!.Value;
-        var ingestor = new BulkIngestor(dataSource, Manager(dataSource), NullLogger<BulkIngestor>.Instance);
+        var ingestor = Ingestor(dataSource);
         var late = Reference.GeneratePrices("BTC", To, To.AddHours(30), seed: 99);
         await ingestor.IngestPricesAsync(late, new IngestOptions { RefreshAggregates = false }, Ct);
         rows["BTC"].AddRange(late);
@@ -152,7 +153,7 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
         var (_, dataSource) = await fixture.CreateDatabaseAsync("ohlcv_unrefreshed", migrate: true);
         await using var _ = dataSource;
         var rows = Reference.GeneratePrices("BTC", From, From.AddDays(3), seed: 4);
-        await new BulkIngestor(dataSource, Manager(dataSource), NullLogger<BulkIngestor>.Instance)
+        await Ingestor(dataSource)
             .IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
 
         var result = await new TimeSeriesRepository(dataSource, Manager(dataSource)).GetOhlcvAsync("BTC", BucketWidth.OneDay, From, From.AddDays(3), cancellationToken: Ct);
@@ -192,9 +193,6 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
         Assert.Contains("1min", spelling.Message, StringComparison.Ordinal);
     }
 
-    private static TimescaleManager Manager(NpgsqlDataSource dataSource)
-        => new(dataSource, new MaintenanceRunner(dataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance), NullLogger<TimescaleManager>.Instance);
-
     private async Task<(TimeSeriesRepository Repository, Dictionary<string, List<PriceRow>> Rows)> SetUpAsync()
     {
         await InitLock.WaitAsync(Ct);
@@ -204,7 +202,7 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
             {
                 var (_, dataSource) = await fixture.CreateDatabaseAsync("ohlcv", migrate: true);
                 var manager = Manager(dataSource);
-                var ingestor = new BulkIngestor(dataSource, manager, NullLogger<BulkIngestor>.Instance);
+                var ingestor = Ingestor(dataSource);
                 var rows = new Dictionary<string, List<PriceRow>>
                 {
                     ["BTC"] = Reference.GeneratePrices("BTC", From, To, seed: 1),

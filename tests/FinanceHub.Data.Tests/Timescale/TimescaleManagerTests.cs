@@ -3,6 +3,7 @@ using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Timescale;
 
@@ -231,7 +232,4 @@ public sealed class TimescaleManagerTests(DatabaseFixture fixture)
         Assert.Equal(["asset_prices_daily", "asset_prices_hourly"], aggregates.Select(a => a.View));
         Assert.All(aggregates, a => Assert.Equal(fixture.IsCommunity, a.RealTime));
     }
-
-    private static TimescaleManager Manager(NpgsqlDataSource dataSource)
-        => new(dataSource, new MaintenanceRunner(dataSource, TimeProvider.System, NullLogger<MaintenanceRunner>.Instance), NullLogger<TimescaleManager>.Instance);
 }
