@@ -13,7 +13,11 @@ BEGIN
     IF EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = t) THEN
       IF financehub.timescale_license() = 'timescale' THEN
         PERFORM remove_retention_policy(t, if_exists => true);
-        PERFORM remove_compression_policy(t, if_exists => true);
+        IF financehub.timescale_at_least('2.18.0') THEN
+          CALL remove_columnstore_policy(t::regclass, if_exists => true);
+        ELSE
+          PERFORM remove_compression_policy(t, if_exists => true);
+        END IF;
       END IF;
       PERFORM financehub.hypertable_to_plain(t::regclass);
     END IF;
@@ -25,6 +29,7 @@ DROP FUNCTION IF EXISTS financehub.hypertable_to_plain(regclass);
 DROP FUNCTION IF EXISTS financehub.apply_retention(regclass, interval);
 DROP FUNCTION IF EXISTS financehub.retain_price_aggregates(timestamptz, timestamptz);
 DROP FUNCTION IF EXISTS financehub.feature_support();
+DROP FUNCTION IF EXISTS financehub.timescale_at_least(text);
 DROP FUNCTION IF EXISTS financehub.timescale_license();
 DO $fh$
 BEGIN

@@ -7,6 +7,13 @@ $fn$ SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timesc
                  THEN coalesce(current_setting('timescaledb.license', true), 'apache')
                  ELSE 'none' END $fn$;
 
+-- Whether the TimescaleDB installed in this database is at least release_number ('2.18.0'); false without the extension.
+-- The SQL files use it to pick the current API names where the server has them (see TimescaleRelease in the C# code).
+CREATE OR REPLACE FUNCTION financehub.timescale_at_least(release_number text) RETURNS boolean
+LANGUAGE sql STABLE AS
+$fn$ SELECT coalesce((SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= string_to_array(release_number, '.')::int[]
+                      FROM pg_extension WHERE extname = 'timescaledb'), false) $fn$;
+
 -- Per-feature support on this server: native, emulated (run by the project) or unavailable.
 CREATE OR REPLACE FUNCTION financehub.feature_support()
 RETURNS TABLE (feature text, support text, detail text)

@@ -211,6 +211,13 @@ BEGIN
                      THEN coalesce(current_setting('timescaledb.license', true), 'apache')
                      ELSE 'none' END $fn$;
 
+    -- Whether the TimescaleDB installed in this database is at least release_number ('2.18.0'); false without the extension.
+    -- The SQL files use it to pick the current API names where the server has them (see TimescaleRelease in the C# code).
+    CREATE OR REPLACE FUNCTION financehub.timescale_at_least(release_number text) RETURNS boolean
+    LANGUAGE sql STABLE AS
+    $fn$ SELECT coalesce((SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= string_to_array(release_number, '.')::int[]
+                          FROM pg_extension WHERE extname = 'timescaledb'), false) $fn$;
+
     -- Per-feature support on this server: native, emulated (run by the project) or unavailable.
     CREATE OR REPLACE FUNCTION financehub.feature_support()
     RETURNS TABLE (feature text, support text, detail text)
@@ -399,28 +406,35 @@ END $EF$;
 DO $EF$
 BEGIN
     IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261125164002_TimescaleLayer') THEN
-    -- Compression (community edition only): segment by the series key, newest first inside a segment.
+    -- Compression (community edition only): segment by the series key, newest first inside a segment. Since TimescaleDB 2.18
+    -- this is the columnstore (timescaledb.enable_columnstore, add_columnstore_policy); the compression names before.
     -- On the Apache edition compression is unavailable and financehub.feature_support() says so.
     DO $fh$
+    DECLARE
+      t record;
     BEGIN
       IF financehub.timescale_license() <> 'timescale' THEN
         RETURN;
       END IF;
-      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'asset_prices_historic') THEN
-        EXECUTE $sql$ALTER TABLE asset_prices_historic SET (timescaledb.compress,
-          timescaledb.compress_segmentby = 'asset_id', timescaledb.compress_orderby = 'date DESC')$sql$;
-      END IF;
-      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'performance_metrics') THEN
-        EXECUTE $sql$ALTER TABLE performance_metrics SET (timescaledb.compress,
-          timescaledb.compress_segmentby = 'metric_name', timescaledb.compress_orderby = 'created_at DESC, id')$sql$;
-      END IF;
-      IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = 'api_usage_logs') THEN
-        EXECUTE $sql$ALTER TABLE api_usage_logs SET (timescaledb.compress,
-          timescaledb.compress_segmentby = 'endpoint', timescaledb.compress_orderby = 'created_at DESC, id')$sql$;
-      END IF;
-      PERFORM add_compression_policy('asset_prices_historic', compress_after => INTERVAL '30 days', if_not_exists => true);
-      PERFORM add_compression_policy('performance_metrics', compress_after => INTERVAL '7 days', if_not_exists => true);
-      PERFORM add_compression_policy('api_usage_logs', compress_after => INTERVAL '1 day', if_not_exists => true);
+      FOR t IN SELECT * FROM (VALUES
+          ('asset_prices_historic', 'asset_id',    'date DESC',          INTERVAL '30 days'),
+          ('performance_metrics',   'metric_name', 'created_at DESC, id', INTERVAL '7 days'),
+          ('api_usage_logs',        'endpoint',    'created_at DESC, id', INTERVAL '1 day')) AS v(tbl, segment_by, order_by, after) LOOP
+        IF NOT (SELECT compression_enabled FROM timescaledb_information.hypertables WHERE hypertable_name = t.tbl) THEN
+          IF financehub.timescale_at_least('2.18.0') THEN
+            EXECUTE format('ALTER TABLE %I SET (timescaledb.enable_columnstore, timescaledb.segmentby = %L, timescaledb.orderby = %L)',
+                           t.tbl, t.segment_by, t.order_by);
+          ELSE
+            EXECUTE format('ALTER TABLE %I SET (timescaledb.compress, timescaledb.compress_segmentby = %L, timescaledb.compress_orderby = %L)',
+                           t.tbl, t.segment_by, t.order_by);
+          END IF;
+        END IF;
+        IF financehub.timescale_at_least('2.18.0') THEN
+          CALL add_columnstore_policy(t.tbl::regclass, after => t.after, if_not_exists => true);
+        ELSE
+          PERFORM add_compression_policy(t.tbl::regclass, compress_after => t.after, if_not_exists => true);
+        END IF;
+      END LOOP;
     END
     $fh$;
 
@@ -560,11 +574,34 @@ BEGIN
     -- policies only look back 7 / 30 days. NOT TRANSACTIONAL: refresh_continuous_aggregate commits as it goes and
     -- cannot run inside a transaction block, so this runs on its own (suppressTransaction) and cannot be rolled back;
     -- it only (re)computes aggregate rows, so running it again is safe.
+    --
+    -- The refresh policies created by the previous migration start at once, and since TimescaleDB 2.27 a refresh whose
+    -- window overlaps a running one fails (55P03) instead of waiting. So their next run is postponed (committed, so the
+    -- scheduler sees it), a run already under way is waited for, and they are due again right after. Were this step to
+    -- fail, the policies still run at the postponed time: nothing stays switched off.
     DO $fh$
+    DECLARE
+      policy_jobs integer[];
+      waited integer := 0;
     BEGIN
       IF financehub.timescale_license() = 'timescale' THEN
+        SELECT coalesce(array_agg(j.job_id), '{}') INTO policy_jobs
+        FROM timescaledb_information.jobs j
+        JOIN timescaledb_information.continuous_aggregates ca
+          -- Since 2.20 the jobs view names the aggregate; before, its materialization hypertable.
+          ON (j.hypertable_schema, j.hypertable_name) IN ((ca.view_schema, ca.view_name),
+                                                         (ca.materialization_hypertable_schema, ca.materialization_hypertable_name))
+        WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name IN ('asset_prices_hourly', 'asset_prices_daily');
+        PERFORM alter_job(id, next_start => now() + INTERVAL '1 hour') FROM unnest(policy_jobs) AS id;
+        COMMIT;
+        WHILE waited < 1200 AND EXISTS (SELECT 1 FROM timescaledb_information.job_stats
+                                        WHERE job_id = ANY (policy_jobs) AND job_status = 'Running') LOOP
+          PERFORM pg_sleep(0.05);
+          waited := waited + 1;
+        END LOOP;
         CALL refresh_continuous_aggregate('asset_prices_hourly', NULL, now() - INTERVAL '1 hour');
         CALL refresh_continuous_aggregate('asset_prices_daily', NULL, now() - INTERVAL '1 hour');
+        PERFORM alter_job(id, next_start => now()) FROM unnest(policy_jobs) AS id;
       ELSE
         -- The watermark is the newest price time the refresh covers (read first), as for a continuous aggregate.
         UPDATE financehub.maintenance_policies

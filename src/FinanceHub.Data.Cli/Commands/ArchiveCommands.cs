@@ -101,6 +101,11 @@ internal sealed class RestoreCommand(CliContext context) : ICliCommand
             await context.Output.WriteLineAsync($"Restored {result.RowsRestored:N0} of {result.RowsInArchive:N0} rows into {result.Table} (the others were already there).");
         }
 
+        foreach (var line in Format.PendingRefreshes(result.AggregateRefreshes))
+        {
+            await context.Error.WriteLineAsync(line);
+        }
+
         return ExitCodes.Ok;
     }
 }

@@ -5,6 +5,12 @@ namespace FinanceHub.Data.Cli.Commands;
 /// <summary>Formatting for people.</summary>
 internal static class Format
 {
+    /// <summary>A line for each aggregate refresh that is pending behind a concurrent refresh (none when all were done).</summary>
+    public static IEnumerable<string> PendingRefreshes(IReadOnlyList<Timescale.AggregateRefreshResult>? refreshes)
+        => (refreshes ?? []).Where(r => r.Status == Timescale.AggregateRefreshStatus.Pending).Select(r =>
+            $"note: {r.View} was not refreshed over the loaded range because a concurrent refresh held it ({r.Detail}); " +
+            "the rows are committed and read from the table until its refresh policy runs (or: financehub-data maintain --force).");
+
     public static string Bytes(long? bytes) => bytes switch
     {
         null => "-",

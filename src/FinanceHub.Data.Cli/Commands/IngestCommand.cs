@@ -72,6 +72,11 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
                 $"Loaded {result.RowsRead:N0} rows ({result.RowsWritten:N0} written, {result.RowsSkipped:N0} skipped) in {result.Elapsed.TotalSeconds:N1} s, {result.RowsPerSecond:N0} rows/s{created}."));
         }
 
+        foreach (var line in Format.PendingRefreshes(result.AggregateRefreshes))
+        {
+            await context.Error.WriteLineAsync(line);
+        }
+
         return ExitCodes.Ok;
     }
 

@@ -62,11 +62,22 @@ internal sealed class StatusCommand(CliContext context) : ICliCommand
         summary.AddRow("TimescaleDB", h.ExtensionInstalled
             ? Format.Escape($"{h.ExtensionVersion} ({h.Edition} edition)")
             : Format.Escape($"not installed (available: {h.AvailableVersion ?? "no"})"));
+        if (h.ExtensionInstalled)
+        {
+            summary.AddRow("Server library", Format.Escape(h.UpdateDue
+                ? $"{h.AvailableVersion} (newer than this database's extension: ALTER EXTENSION timescaledb UPDATE is due)"
+                : $"{h.AvailableVersion} (matches)"));
+        }
+
         summary.AddRow("Background workers", Format.Escape($"{h.RunningBackgroundWorkers} running, {h.MaxBackgroundWorkers?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} max"));
         summary.AddRow("Toolkit", h.ToolkitInstalled ? "installed" : "not installed");
         var pending = report.Migrations.Count(m => !m.Applied);
         summary.AddRow("Migrations", $"{report.Migrations.Count - pending} applied, {pending} pending");
         console.Write(summary);
+        foreach (var advice in h.Advice)
+        {
+            console.MarkupLine($"[yellow]warning:[/] {Format.Escape(advice)}");
+        }
 
         if (report.Features.Count > 0)
         {

@@ -68,7 +68,9 @@ public sealed record S3ArchiveObject(string Key, long Size, DateTimeOffset LastM
 /// <param name="Table">Target table.</param>
 /// <param name="RowsInArchive">Rows the archive holds.</param>
 /// <param name="RowsRestored">Rows inserted (rows already present are not inserted again).</param>
-public sealed record RestoreResult(Guid ArchiveId, string Table, long RowsInArchive, long RowsRestored);
+/// <param name="AggregateRefreshes">Price aggregates refreshed over the restored range, when rows went below their watermark.</param>
+public sealed record RestoreResult(
+    Guid ArchiveId, string Table, long RowsInArchive, long RowsRestored, IReadOnlyList<Timescale.AggregateRefreshResult>? AggregateRefreshes = null);
 
 /// <summary>What a cleanup did.</summary>
 /// <param name="Deleted">Local archive files removed.</param>

@@ -8,6 +8,7 @@ using Amazon.S3.Model;
 using CsvHelper;
 using FinanceHub.Data.Entities;
 using FinanceHub.Data.Timescale;
+using FinanceHub.Data.Timescale.Catalog;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -65,6 +66,7 @@ public sealed partial class DataArchiver(
     : IDataArchiver, IDisposable
 {
     private readonly ArchiveOptions _options = options.Value;
+    private readonly TimescaleCatalog _catalog = new(dataSource);
     private AmazonS3Client? _s3;
 
     /// <summary>Test hook: called after each step of archiving a range (see <see cref="ArchiveCheckpoint"/>).</summary>
@@ -149,14 +151,15 @@ public sealed partial class DataArchiver(
                 $"INSERT INTO {SqlIdentifiers.Quote(target)} ({names}) OVERRIDING SYSTEM VALUE SELECT {names} FROM financehub_archive_staging ON CONFLICT DO NOTHING",
                 connection, transaction) { CommandTimeout = 0 };
             var restored = await insert.ExecuteNonQueryAsync(cancellationToken);
+            IReadOnlyList<AggregateRefreshResult>? refreshes = null;
             await transaction.CommitAsync(cancellationToken);
             LogRestored(manifest.Id, target, restored, manifest.RowCount);
             if (restored > 0 && target == Hypertables.AssetPrices.Table)
             {
-                await PriceAggregateRefresher.RefreshTouchedAsync(timescale, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+                refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
             }
 
-            return new RestoreResult(manifest.Id, target, manifest.RowCount, restored);
+            return new RestoreResult(manifest.Id, target, manifest.RowCount, restored, refreshes);
         }
         finally
         {
@@ -288,22 +291,7 @@ public sealed partial class DataArchiver(
 
         await RequireRetentionLongerThanAsync(definition, TimeSpan.FromDays(retentionDays), cancellationToken);
         var cutoff = timeProvider.GetUtcNow() - TimeSpan.FromDays(retentionDays);
-        var ranges = new List<(DateTimeOffset Start, DateTimeOffset End)>();
-        await using (var command = dataSource.CreateCommand(
-            """
-            SELECT range_start, range_end FROM timescaledb_information.chunks
-            WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_end <= $2
-            GROUP BY range_start, range_end ORDER BY range_start
-            """))
-        {
-            command.Parameters.Add(new() { Value = definition.Table });
-            command.Parameters.Add(new() { Value = cutoff.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                ranges.Add((reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1)));
-            }
-        }
+        var ranges = await _catalog.GetChunkRangesAsync(definition.Table, cutoff, cancellationToken);
 
         var steps = new List<AutomatedArchiveStep>();
         foreach (var (start, end) in ranges)
@@ -375,24 +363,8 @@ public sealed partial class DataArchiver(
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Block writers to exactly these chunks until the drop commits, then compare them with the archive one last time.
-        await using (var chunks = new NpgsqlCommand(
-            """
-            SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks
-            WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_start >= $2 AND range_end <= $3
-            """, connection, transaction))
         {
-            chunks.Parameters.Add(new() { Value = definition.Table });
-            chunks.Parameters.Add(new() { Value = record.RangeStart.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            chunks.Parameters.Add(new() { Value = record.RangeEnd.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-            var names = new List<string>();
-            await using (var reader = await chunks.ExecuteReaderAsync(cancellationToken))
-            {
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    names.Add(reader.GetString(0));
-                }
-            }
-
+            var names = await TimescaleCatalog.GetChunksWithinAsync(connection, transaction, definition.Table, record.RangeStart, record.RangeEnd, cancellationToken);
             foreach (var name in names)
             {
                 // name comes from format('%I.%I') over the catalog: already quoted.
@@ -697,17 +669,8 @@ public sealed partial class DataArchiver(
     private async Task RequireRetentionLongerThanAsync(HypertableDefinition definition, TimeSpan archiveAfter, CancellationToken cancellationToken)
     {
         // A retention that drops rows before the archiver reaches them would lose them unarchived.
-        await using var command = dataSource.CreateCommand(
-            """
-            SELECT (config->>'drop_after')::interval FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_name = $1
-            UNION ALL
-            SELECT drop_after FROM financehub.maintenance_policies WHERE kind = 'Retention' AND target = $1 AND enabled
-            """);
-        command.Parameters.Add(new() { Value = definition.Table });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
+        foreach (var retention in await _catalog.GetRetentionsAsync(null, definition.Table, cancellationToken))
         {
-            var retention = reader.GetFieldValue<TimeSpan>(0);
             if (retention <= archiveAfter)
             {
                 throw new InvalidOperationException(

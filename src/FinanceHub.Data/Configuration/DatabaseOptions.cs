@@ -33,6 +33,12 @@ public sealed class DatabaseOptions
     /// <summary>Password (<c>TIMESCALE_DB_PASSWORD</c>).</summary>
     public string? Password { get; set; }
 
+    /// <summary>
+    /// How refreshes that the project starts (after an ingest or a restore, by <c>maintain</c> or the manager) wait behind a
+    /// concurrent refresh of the same aggregate before reporting the window as pending (section <c>AggregateRefreshRetry</c>).
+    /// </summary>
+    public Timescale.RefreshRetryOptions AggregateRefreshRetry { get; set; } = new();
+
     /// <summary>Whether anything says where the database is.</summary>
     public bool IsConfigured => !string.IsNullOrWhiteSpace(ConnectionString) || !string.IsNullOrWhiteSpace(Host);
 

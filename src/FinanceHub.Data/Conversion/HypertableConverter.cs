@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using FinanceHub.Data.Entities;
 using FinanceHub.Data.Timescale;
+using FinanceHub.Data.Timescale.Catalog;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using NpgsqlTypes;
@@ -83,8 +84,7 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
         }
 
         var installed = (bool)(await ScalarAsync(connection, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')", [], cancellationToken))!;
-        var isHypertable = installed && (bool)(await ScalarAsync(connection,
-            "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = $1)", [definition.Table], cancellationToken))!;
+        var isHypertable = installed && await new TimescaleCatalog(dataSource).IsHypertableAsync(null, definition.Table, cancellationToken);
         results.Add(new("not yet a hypertable", !isHypertable, false, isHypertable ? "already a hypertable: nothing to convert" : "plain table"));
         var owner = (bool)(await ScalarAsync(connection,
             "SELECT pg_has_role(current_user, c.relowner, 'USAGE') AND has_schema_privilege(c.relnamespace, 'CREATE') FROM pg_class c WHERE c.oid = $1::regclass",

@@ -174,10 +174,13 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
 
         if (options.RefreshAggregates && min is { } from && max is { } to)
         {
-            foreach (var view in await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken))
+            var refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken);
+            foreach (var refresh in refreshes.Where(r => r.Status == AggregateRefreshStatus.Refreshed))
             {
-                LogRefreshed(view, from, to);
+                LogRefreshed(refresh.View, from, to);
             }
+
+            result = result with { AggregateRefreshes = refreshes };
         }
 
         return result;

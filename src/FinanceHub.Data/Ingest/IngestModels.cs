@@ -71,9 +71,11 @@ public sealed record IngestOptions
 /// <param name="MinDate">Earliest row time.</param>
 /// <param name="MaxDate">Latest row time.</param>
 /// <param name="Elapsed">Wall time of the load.</param>
+/// <param name="AggregateRefreshes">The price aggregates refreshed over the loaded range (rows written below their
+/// watermark); a <see cref="Timescale.AggregateRefreshStatus.Pending"/> one waits for its refresh policy, the rows are committed.</param>
 public sealed record IngestResult(
     long RowsRead, long RowsWritten, long RowsSkipped, IReadOnlyList<string> AssetsCreated, DateTimeOffset? MinDate, DateTimeOffset? MaxDate,
-    TimeSpan Elapsed)
+    TimeSpan Elapsed, IReadOnlyList<Timescale.AggregateRefreshResult>? AggregateRefreshes = null)
 {
     /// <summary>Rows read per second.</summary>
     public double RowsPerSecond => Elapsed > TimeSpan.Zero ? RowsRead / Elapsed.TotalSeconds : 0;

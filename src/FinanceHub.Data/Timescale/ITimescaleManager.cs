@@ -70,9 +70,11 @@ public interface ITimescaleManager
     /// <summary>
     /// Refreshes an aggregate over [<paramref name="windowStart"/>, <paramref name="windowEnd"/>) (null = unbounded). The window never
     /// reaches before the oldest chunk of the source: buckets whose raw rows retention dropped would be recomputed from
-    /// nothing and deleted. On Apache the emulated price views are refreshed whole. Returns the window used.
+    /// nothing and deleted. On Apache the emulated price views are refreshed whole. When a concurrent refresh (a refresh
+    /// policy) holds an overlapping window, waits and retries (<see cref="Configuration.DatabaseOptions.AggregateRefreshRetry"/>),
+    /// then returns <see cref="AggregateRefreshStatus.Pending"/> instead of failing. Returns the window used.
     /// </summary>
-    Task<(DateTimeOffset? Start, DateTimeOffset? End)> RefreshContinuousAggregateAsync(
+    Task<AggregateRefreshResult> RefreshContinuousAggregateAsync(
         string view, DateTimeOffset? windowStart = null, DateTimeOffset? windowEnd = null, CancellationToken cancellationToken = default);
 
     /// <summary>Drops a continuous aggregate (and its policies).</summary>

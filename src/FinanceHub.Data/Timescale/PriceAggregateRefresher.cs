@@ -5,10 +5,14 @@ namespace FinanceHub.Data.Timescale;
 /// <summary>Keeps the price aggregates exact after rows were written below their watermark (a backfill or a restore).</summary>
 internal static class PriceAggregateRefresher
 {
-    /// <summary>Refreshes the aggregates over the buckets of [<paramref name="from"/>, <paramref name="to"/>] that they have materialized.</summary>
-    public static async Task<IReadOnlyList<string>> RefreshTouchedAsync(ITimescaleManager timescale, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    /// <summary>
+    /// Refreshes the aggregates over the buckets of [<paramref name="from"/>, <paramref name="to"/>] that they have materialized.
+    /// A window that a concurrent refresh keeps busy comes back <see cref="AggregateRefreshStatus.Pending"/>, not as an error.
+    /// </summary>
+    public static async Task<IReadOnlyList<AggregateRefreshResult>> RefreshTouchedAsync(
+        ITimescaleManager timescale, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        var refreshed = new List<string>();
+        var refreshed = new List<AggregateRefreshResult>();
         // Rows newer than an aggregate's watermark are read from the raw table anyway; only rows below it need a refresh.
         foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
         {
@@ -20,8 +24,7 @@ internal static class PriceAggregateRefresher
             var width = aggregate.View == Aggregates.Hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
             var start = new DateTimeOffset(from.UtcTicks - (from.UtcTicks % width.Ticks), TimeSpan.Zero);
             var end = new DateTimeOffset(to.UtcTicks - (to.UtcTicks % width.Ticks), TimeSpan.Zero) + width;
-            await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end < watermark ? end : watermark, cancellationToken);
-            refreshed.Add(aggregate.View);
+            refreshed.Add(await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end < watermark ? end : watermark, cancellationToken));
         }
 
         return refreshed;

@@ -1,16 +1,23 @@
 using System.Globalization;
+using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Migrations.Infrastructure;
+using FinanceHub.Data.Timescale.Catalog;
 using FinanceHub.Data.Timescale.Maintenance;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace FinanceHub.Data.Timescale;
 
 /// <inheritdoc />
-public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaintenanceRunner maintenance, ILogger<TimescaleManager> logger)
+public sealed partial class TimescaleManager(
+    NpgsqlDataSource dataSource, IMaintenanceRunner maintenance, ILogger<TimescaleManager> logger, IOptions<DatabaseOptions>? options = null)
     : ITimescaleManager
 {
+    private readonly TimescaleCatalog _catalog = new(dataSource);
+    private readonly ConcurrentRefreshRetry _refreshRetry = new(options?.Value.AggregateRefreshRetry ?? new(), logger);
     private static readonly string[] AllowedAggregateFunctions = ["first", "last", "min", "max", "sum", "avg", "count"];
     private static readonly string[] OrderDirections = ["DESC", "ASC"];
 
@@ -83,26 +90,14 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
 
     /// <inheritdoc />
     public async Task<TimescaleEdition> GetEditionAsync(CancellationToken cancellationToken = default)
-    {
-        await using var command = dataSource.CreateCommand(
-            """
-            SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN 'none'
-                        ELSE coalesce(current_setting('timescaledb.license', true), 'apache') END
-            """);
-        return (string?)await command.ExecuteScalarAsync(cancellationToken) switch
-        {
-            "timescale" => TimescaleEdition.Community,
-            "none" => TimescaleEdition.None,
-            _ => TimescaleEdition.Apache,
-        };
-    }
+        => (await _catalog.GetServerAsync(cancellationToken)).Edition;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<FeatureSupport>> GetFeatureSupportAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            return await QueryAsync("SELECT feature, support, detail FROM financehub.feature_support()", [],
+            return await dataSource.QueryAsync("SELECT feature, support, detail FROM financehub.feature_support()", [],
                 r => new FeatureSupport(r.GetString(0), Enum.Parse<FeatureSupportLevel>(r.GetString(1), ignoreCase: true), r.GetString(2)),
                 cancellationToken);
         }
@@ -121,7 +116,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         RequirePositive(chunkInterval, nameof(chunkInterval));
         var relation = await ResolveAsync(table, "r", cancellationToken);
         await RequireColumnAsync(relation, timeColumn, cancellationToken);
-        await ExecuteAsync(
+        await dataSource.ExecuteAsync(
             "SELECT create_hypertable($1::oid::regclass, by_range($2::name, $3::interval), migrate_data => $4, if_not_exists => true)",
             [Oid(relation), timeColumn, chunkInterval, migrateData], cancellationToken);
         LogCreatedHypertable(relation.QualifiedName, timeColumn);
@@ -137,7 +132,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
 
         var relation = await ResolveHypertableAsync(table, cancellationToken);
         await RequireColumnAsync(relation, column, cancellationToken);
-        await ExecuteAsync("SELECT add_dimension($1::oid::regclass, by_hash($2::name, $3), if_not_exists => true)",
+        await dataSource.ExecuteAsync("SELECT add_dimension($1::oid::regclass, by_hash($2::name, $3), if_not_exists => true)",
             [Oid(relation), column, partitions], cancellationToken);
     }
 
@@ -146,68 +141,18 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         RequirePositive(chunkInterval, nameof(chunkInterval));
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        await ExecuteAsync("SELECT set_chunk_time_interval($1::oid::regclass, $2::interval)", [Oid(relation), chunkInterval], cancellationToken);
+        await dataSource.ExecuteAsync("SELECT set_chunk_time_interval($1::oid::regclass, $2::interval)", [Oid(relation), chunkInterval], cancellationToken);
     }
 
     /// <inheritdoc />
-    public async Task<IReadOnlyList<HypertableInfo>> GetHypertablesAsync(CancellationToken cancellationToken = default)
-    {
-        var community = await GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
-        var compressionStats = community
-            ? "(SELECT ROW(s.before_compression_total_bytes, s.after_compression_total_bytes) FROM hypertable_compression_stats(format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) s)"
-            : "NULL::record";
-        var sql = $"""
-            SELECT h.hypertable_schema::text, h.hypertable_name::text, d.column_name::text, coalesce(d.time_interval::text, d.integer_interval::text),
-                   h.num_chunks::bigint,
-                   (SELECT count(*) FROM timescaledb_information.chunks c
-                    WHERE c.hypertable_schema = h.hypertable_schema AND c.hypertable_name = h.hypertable_name AND c.is_compressed),
-                   h.compression_enabled,
-                   coalesce(hypertable_size(format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass), 0),
-                   {compressionStats}
-            FROM timescaledb_information.hypertables h
-            JOIN timescaledb_information.dimensions d
-              ON d.hypertable_schema = h.hypertable_schema AND d.hypertable_name = h.hypertable_name AND d.dimension_number = 1
-            WHERE NOT EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates ca
-                              WHERE ca.materialization_hypertable_schema = h.hypertable_schema
-                                AND ca.materialization_hypertable_name = h.hypertable_name)
-            ORDER BY 1, 2
-            """;
-        return await QueryAsync(sql, [], r =>
-        {
-            long? before = null, after = null;
-            if (!r.IsDBNull(8))
-            {
-                var stats = r.GetFieldValue<object[]>(8);
-                before = stats[0] is DBNull ? null : Convert.ToInt64(stats[0], CultureInfo.InvariantCulture);
-                after = stats[1] is DBNull ? null : Convert.ToInt64(stats[1], CultureInfo.InvariantCulture);
-            }
-
-            return new HypertableInfo(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetInt64(4), r.GetInt64(5),
-                r.GetBoolean(6), r.GetInt64(7), before, after);
-        }, cancellationToken);
-    }
+    public Task<IReadOnlyList<HypertableInfo>> GetHypertablesAsync(CancellationToken cancellationToken = default)
+        => _catalog.GetHypertablesAsync(cancellationToken);
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<ChunkInfo>> GetChunksAsync(string table, CancellationToken cancellationToken = default)
     {
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        var community = await GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
-        var compressionJoin = community
-            ? "LEFT JOIN chunk_compression_stats($1::oid::regclass) cs ON cs.chunk_schema = c.chunk_schema AND cs.chunk_name = c.chunk_name"
-            : "LEFT JOIN (SELECT NULL::name AS chunk_schema, NULL::name AS chunk_name, NULL::bigint AS before_compression_total_bytes, NULL::bigint AS after_compression_total_bytes) cs ON false";
-        var sql = $"""
-            SELECT c.chunk_schema::text, c.chunk_name::text, c.range_start, c.range_end, c.is_compressed,
-                   coalesce(s.total_bytes, 0), cs.before_compression_total_bytes, cs.after_compression_total_bytes
-            FROM timescaledb_information.chunks c
-            LEFT JOIN chunks_detailed_size($1::oid::regclass) s ON s.chunk_schema = c.chunk_schema AND s.chunk_name = c.chunk_name
-            {compressionJoin}
-            WHERE c.hypertable_schema = $2 AND c.hypertable_name = $3
-            ORDER BY c.range_start
-            """;
-        return await QueryAsync(sql, [Oid(relation), relation.Schema, relation.Name], r => new ChunkInfo(
-            r.GetString(0), r.GetString(1),
-            r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), r.IsDBNull(3) ? null : r.GetFieldValue<DateTimeOffset>(3),
-            r.GetBoolean(4), r.GetInt64(5), r.IsDBNull(6) ? null : r.GetInt64(6), r.IsDBNull(7) ? null : r.GetInt64(7)), cancellationToken);
+        return await _catalog.GetChunksAsync(relation.Oid, relation.Schema, relation.Name, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -215,34 +160,18 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         RequirePositive(dropAfter, nameof(dropAfter));
         var relation = await ResolveHypertableAsync(table, cancellationToken);
+        await RequireRetentionKeepsAggregatesAsync(relation, dropAfter, "A retention", cancellationToken);
         if (await GetEditionAsync(cancellationToken) == TimescaleEdition.Community)
         {
-            var widest = await QueryAsync(
-                """
-                SELECT ca.view_name::text, (j.config->>'start_offset')::interval
-                FROM timescaledb_information.continuous_aggregates ca
-                JOIN timescaledb_information.jobs j ON j.hypertable_name = ca.materialization_hypertable_name
-                     AND j.proc_name = 'policy_refresh_continuous_aggregate'
-                WHERE ca.hypertable_schema = $1 AND ca.hypertable_name = $2 AND j.config->>'start_offset' IS NOT NULL
-                ORDER BY 2 DESC LIMIT 1
-                """, [relation.Schema, relation.Name], r => (View: r.GetString(0), StartOffset: r.GetFieldValue<TimeSpan>(1)), cancellationToken);
-            if (widest is [var (view, startOffset)] && dropAfter <= startOffset)
-            {
-                throw new InvalidOperationException(
-                    $"A retention of {dropAfter.TotalDays:0.##} days on {relation.Name} is not longer than the refresh window " +
-                    $"({startOffset.TotalDays:0.##} days) of continuous aggregate {view}: its next refresh would recompute buckets whose " +
-                    "raw rows are gone and delete them from the aggregate. Choose a longer retention, or shorten the aggregate's refresh window first.");
-            }
-
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            await ExecuteAsync(connection, transaction, "SELECT remove_retention_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
-            await ExecuteAsync(connection, transaction, "SELECT add_retention_policy($1::oid::regclass, drop_after => $2::interval)", [Oid(relation), dropAfter], cancellationToken);
+            await connection.ExecuteAsync(transaction, "SELECT remove_retention_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
+            await connection.ExecuteAsync(transaction, "SELECT add_retention_policy($1::oid::regclass, drop_after => $2::interval)", [Oid(relation), dropAfter], cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
         else
         {
-            await ExecuteAsync(
+            await dataSource.ExecuteAsync(
                 """
                 INSERT INTO financehub.maintenance_policies (name, kind, target, drop_after, schedule_interval, enabled, next_run_at)
                 VALUES ('retention:' || $1, 'Retention', $1, $2, $3, true, now())
@@ -259,14 +188,12 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         var relation = await ResolveHypertableAsync(table, cancellationToken);
         if (await GetEditionAsync(cancellationToken) == TimescaleEdition.Community)
         {
-            var existed = await ScalarAsync<long>(
-                "SELECT count(*) FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_schema = $1 AND hypertable_name = $2",
-                [relation.Schema, relation.Name], cancellationToken) > 0;
-            await ExecuteAsync("SELECT remove_retention_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
+            var existed = (await _catalog.GetRetentionsAsync(relation.Schema, relation.Name, cancellationToken)).Count > 0;
+            await dataSource.ExecuteAsync("SELECT remove_retention_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
             return existed;
         }
 
-        return await ExecuteAsync("DELETE FROM financehub.maintenance_policies WHERE kind = 'Retention' AND target = $1", [relation.Name], cancellationToken) > 0;
+        return await dataSource.ExecuteAsync("DELETE FROM financehub.maintenance_policies WHERE kind = 'Retention' AND target = $1", [relation.Name], cancellationToken) > 0;
     }
 
     /// <inheritdoc />
@@ -274,7 +201,41 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         RequirePositive(olderThan, nameof(olderThan));
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        return await ScalarAsync<int>("SELECT financehub.apply_retention($1::oid::regclass, $2::interval)", [Oid(relation), olderThan], cancellationToken);
+        await RequireRetentionKeepsAggregatesAsync(relation, olderThan, "Dropping chunks older than", cancellationToken);
+        return await dataSource.ScalarAsync<int>("SELECT financehub.apply_retention($1::oid::regclass, $2::interval)", [Oid(relation), olderThan], cancellationToken);
+    }
+
+    /// <summary>
+    /// Refuses to drop raw rows that a continuous aggregate's refresh policy still reaches: its next refresh would recompute
+    /// those buckets from nothing and delete them from the aggregate. A price aggregate whose policy cannot be found is an error
+    /// (<see cref="TimescaleCatalogException"/>), never "nothing to protect".
+    /// </summary>
+    private async Task RequireRetentionKeepsAggregatesAsync(Relation relation, TimeSpan dropAfter, string what, CancellationToken cancellationToken)
+    {
+        foreach (var policy in await _catalog.GetRefreshPoliciesAsync(relation.Schema, relation.Name, cancellationToken))
+        {
+            if (policy.JobId is null)
+            {
+                continue;
+            }
+
+            if (policy.StartOffset is not { } startOffset)
+            {
+                throw new InvalidOperationException(
+                    $"{what} {Durations.Describe(dropAfter)} on {relation.Name} would drop rows that the refresh policy (job {policy.JobId}) of " +
+                    $"continuous aggregate {policy.View} still reaches: it has no start_offset, so every refresh recomputes the whole history and " +
+                    "would delete the buckets whose raw rows are gone. Give the policy a start_offset shorter than the retention first.");
+            }
+
+            if (dropAfter <= startOffset)
+            {
+                throw new InvalidOperationException(
+                    $"{what} {Durations.Describe(dropAfter)} on {relation.Name} is not longer than the refresh window " +
+                    $"({Durations.Describe(startOffset)}) of continuous aggregate {policy.View} (job {policy.JobId}): its next refresh would " +
+                    "recompute buckets whose raw rows are gone and delete them from the aggregate. Choose a longer retention, or shorten " +
+                    "the aggregate's refresh window first.");
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -298,19 +259,27 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
             orderItems.Add($"{SqlIdentifiers.Quote(column)} {direction}");
         }
 
+        // The columnstore names since 2.18, the compression names before (TimescaleRelease.HasColumnstore).
+        var columnstore = (await _catalog.GetServerAsync(cancellationToken)).RequireRelease().HasColumnstore;
+        var (enable, segmentByOption, orderByOption) = columnstore
+            ? ("timescaledb.enable_columnstore", "timescaledb.segmentby", "timescaledb.orderby")
+            : ("timescaledb.compress", "timescaledb.compress_segmentby", "timescaledb.compress_orderby");
         var statement =
-            $"ALTER TABLE {relation.QualifiedName} SET (timescaledb.compress, " +
-            $"timescaledb.compress_segmentby = {SqlIdentifiers.Literal(string.Join(", ", segmentBy.Select(SqlIdentifiers.Quote)))}, " +
-            $"timescaledb.compress_orderby = {SqlIdentifiers.Literal(string.Join(", ", orderItems))})";
+            $"ALTER TABLE {relation.QualifiedName} SET ({enable}, " +
+            $"{segmentByOption} = {SqlIdentifiers.Literal(string.Join(", ", segmentBy.Select(SqlIdentifiers.Quote)))}, " +
+            $"{orderByOption} = {SqlIdentifiers.Literal(string.Join(", ", orderItems))})";
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, transaction, statement, [], cancellationToken);
+        await connection.ExecuteAsync(transaction, statement, [], cancellationToken);
         if (compressAfter is { } after)
         {
             RequirePositive(after, nameof(compressAfter));
-            await ExecuteAsync(connection, transaction, "SELECT remove_compression_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
-            await ExecuteAsync(connection, transaction, "SELECT add_compression_policy($1::oid::regclass, compress_after => $2::interval)",
-                [Oid(relation), after], cancellationToken);
+            await connection.ExecuteAsync(transaction, columnstore
+                ? "CALL remove_columnstore_policy($1::oid::regclass, if_exists => true)"
+                : "SELECT remove_compression_policy($1::oid::regclass, if_exists => true)", [Oid(relation)], cancellationToken);
+            await connection.ExecuteAsync(transaction, columnstore
+                ? "CALL add_columnstore_policy($1::oid::regclass, after => $2::interval)"
+                : "SELECT add_compression_policy($1::oid::regclass, compress_after => $2::interval)", [Oid(relation), after], cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -321,11 +290,13 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         await RequireCommunityAsync("Compression", cancellationToken);
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        return await ScalarAsync<int>(
+        var chunks = await dataSource.QueryAsync(
             """
-            SELECT count(compress_chunk(c, if_not_compressed => true))::int
-            FROM show_chunks($1::oid::regclass, older_than => $2::interval) c
-            """, [Oid(relation), olderThan], cancellationToken);
+            SELECT c::oid FROM show_chunks($1::oid::regclass, older_than => $2::interval) c
+            WHERE NOT EXISTS (SELECT 1 FROM timescaledb_information.chunks i
+                              WHERE format('%I.%I', i.chunk_schema, i.chunk_name)::regclass = c AND i.is_compressed)
+            """, [Oid(relation), olderThan], r => r.GetFieldValue<uint>(0), cancellationToken);
+        return await ConvertChunksAsync(chunks, toColumnstore: true, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -333,13 +304,33 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         await RequireCommunityAsync("Compression", cancellationToken);
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        return await ScalarAsync<int>(
+        var chunks = await dataSource.QueryAsync(
             """
-            SELECT count(decompress_chunk(c.chunk, if_compressed => true))::int
-            FROM (SELECT format('%I.%I', chunk_schema, chunk_name)::regclass AS chunk FROM timescaledb_information.chunks
-                  WHERE hypertable_schema = $1 AND hypertable_name = $2 AND is_compressed
-                    AND ($3::interval IS NULL OR range_end > now() - $3::interval)) c
-            """, [relation.Schema, relation.Name, (object?)newerThan ?? DBNull.Value], cancellationToken);
+            SELECT format('%I.%I', chunk_schema, chunk_name)::regclass::oid FROM timescaledb_information.chunks
+            WHERE hypertable_schema = $1 AND hypertable_name = $2 AND is_compressed
+              AND ($3::interval IS NULL OR range_end > now() - $3::interval)
+            """, [relation.Schema, relation.Name, new NpgsqlParameter { Value = (object?)newerThan ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Interval }],
+            r => r.GetFieldValue<uint>(0), cancellationToken);
+        return await ConvertChunksAsync(chunks, toColumnstore: false, cancellationToken);
+    }
+
+    /// <summary>Moves chunks into the columnstore or back, one statement each (they are procedures since 2.18).</summary>
+    private async Task<int> ConvertChunksAsync(List<uint> chunks, bool toColumnstore, CancellationToken cancellationToken)
+    {
+        var columnstore = (await _catalog.GetServerAsync(cancellationToken)).RequireRelease().HasColumnstore;
+        var sql = (toColumnstore, columnstore) switch
+        {
+            (true, true) => "CALL convert_to_columnstore($1::oid::regclass, if_not_columnstore => true)",
+            (true, false) => "SELECT compress_chunk($1::oid::regclass, if_not_compressed => true)",
+            (false, true) => "CALL convert_to_rowstore($1::oid::regclass, if_columnstore => true)",
+            (false, false) => "SELECT decompress_chunk($1::oid::regclass, if_compressed => true)",
+        };
+        foreach (var chunk in chunks)
+        {
+            await dataSource.ExecuteAsync(sql, [new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlDbType.Oid }], cancellationToken);
+        }
+
+        return chunks.Count;
     }
 
     /// <inheritdoc />
@@ -347,14 +338,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         await RequireCommunityAsync("Compression", cancellationToken);
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        var rows = await QueryAsync(
-            """
-            SELECT coalesce(total_chunks, 0)::bigint, coalesce(number_compressed_chunks, 0)::bigint,
-                   before_compression_total_bytes, after_compression_total_bytes
-            FROM hypertable_compression_stats($1::oid::regclass)
-            """, [Oid(relation)], r => new CompressionStats(relation.Name, r.GetInt64(0), r.GetInt64(1),
-                r.IsDBNull(2) ? null : r.GetInt64(2), r.IsDBNull(3) ? null : r.GetInt64(3)), cancellationToken);
-        return rows.Count > 0 ? rows[0] : new CompressionStats(relation.Name, 0, 0, null, null);
+        return await _catalog.GetCompressionStatsAsync(relation.Oid, relation.Name, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -370,9 +354,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
 
         await RequireCommunityAsync("Continuous aggregates", cancellationToken);
         var source = await ResolveHypertableAsync(definition.SourceTable, cancellationToken);
-        var timeColumn = await ScalarAsync<string>(
-            "SELECT column_name::text FROM timescaledb_information.dimensions WHERE hypertable_schema = $1 AND hypertable_name = $2 AND dimension_number = 1",
-            [source.Schema, source.Name], cancellationToken);
+        var timeColumn = await _catalog.GetTimeColumnAsync(source.Schema, source.Name, cancellationToken);
         foreach (var column in definition.GroupBy)
         {
             await RequireColumnAsync(source, column, cancellationToken);
@@ -414,12 +396,11 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
             """;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, transaction, create, [], cancellationToken);
+        await connection.ExecuteAsync(transaction, create, [], cancellationToken);
         if (definition.RefreshStartOffset is { } startOffset)
         {
-            var retention = await ScalarOrDefaultAsync<TimeSpan?>(connection, transaction,
-                "SELECT (config->>'drop_after')::interval FROM timescaledb_information.jobs WHERE proc_name = 'policy_retention' AND hypertable_schema = $1 AND hypertable_name = $2",
-                [source.Schema, source.Name], cancellationToken);
+            var retentions = await _catalog.GetRetentionsAsync(source.Schema, source.Name, cancellationToken);
+            var retention = retentions.Count > 0 ? retentions.Min() : (TimeSpan?)null;
             if (retention is { } dropAfter && startOffset >= dropAfter)
             {
                 throw new InvalidOperationException(
@@ -427,7 +408,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
                     $"({dropAfter.TotalDays:0.##} days): a refresh over buckets whose raw rows retention dropped deletes them from the aggregate.");
             }
 
-            await ExecuteAsync(connection, transaction,
+            await connection.ExecuteAsync(transaction,
                 "SELECT add_continuous_aggregate_policy(($1 || '.' || $2)::regclass, start_offset => $3::interval, end_offset => $4::interval, schedule_interval => $5::interval)",
                 [SqlIdentifiers.Quote(source.Schema), SqlIdentifiers.Quote(definition.Name), startOffset,
                  definition.RefreshEndOffset ?? definition.Bucket, definition.RefreshSchedule ?? definition.Bucket], cancellationToken);
@@ -437,7 +418,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     }
 
     /// <inheritdoc />
-    public async Task<(DateTimeOffset? Start, DateTimeOffset? End)> RefreshContinuousAggregateAsync(
+    public async Task<AggregateRefreshResult> RefreshContinuousAggregateAsync(
         string view, DateTimeOffset? windowStart = null, DateTimeOffset? windowEnd = null, CancellationToken cancellationToken = default)
     {
         var (start, end) = (windowStart, windowEnd);
@@ -447,23 +428,26 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         }
 
         var relation = await ResolveAsync(view, "mv", cancellationToken);
-        var cagg = await QueryAsync(
-            "SELECT hypertable_schema::text, hypertable_name::text FROM timescaledb_information.continuous_aggregates WHERE view_schema = $1 AND view_name = $2",
-            [relation.Schema, relation.Name], r => (Schema: r.GetString(0), Name: r.GetString(1)), cancellationToken);
-        if (cagg is [var source])
+        if (await _catalog.GetAggregateSourceAsync(relation.Schema, relation.Name, cancellationToken) is { } source)
         {
             // Never reach before the oldest raw chunk: those buckets would be recomputed from nothing and deleted.
-            var oldest = await ScalarOrDefaultAsync<DateTimeOffset?>(null, null,
-                "SELECT min(range_start) FROM timescaledb_information.chunks WHERE hypertable_schema = $1 AND hypertable_name = $2",
-                [source.Schema, source.Name], cancellationToken);
-            if (oldest is { } floor && (start is null || start < floor))
+            if (await _catalog.GetOldestChunkStartAsync(source.Schema, source.Name, cancellationToken) is { } floor && (start is null || start < floor))
             {
                 start = floor;
             }
 
-            await ExecuteAsync("CALL refresh_continuous_aggregate($1::oid::regclass, $2::timestamptz, $3::timestamptz)",
-                [Oid(relation), (object?)start ?? DBNull.Value, (object?)end ?? DBNull.Value], cancellationToken);
-            return (start, end);
+            // A refresh policy may be refreshing an overlapping window right now (55P03 since 2.27): wait and retry, then
+            // report the window as pending rather than failing work whose rows are committed.
+            var (attempts, pending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync(
+                "CALL refresh_continuous_aggregate($1::oid::regclass, $2::timestamptz, $3::timestamptz)",
+                [Oid(relation), (object?)start ?? DBNull.Value, (object?)end ?? DBNull.Value], ct), cancellationToken);
+            if (pending is not null)
+            {
+                LogRefreshPending(relation.Name, start, end, attempts, pending);
+                return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Pending, attempts, pending);
+            }
+
+            return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Refreshed, attempts, null);
         }
 
         if (relation.Kind != 'm')
@@ -475,8 +459,8 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var watermark = await PriceWatermark.ReadAsync(connection, transaction, cancellationToken);
-        await ExecuteAsync(connection, transaction, "SELECT financehub.refresh_materialized_view($1::oid::regclass, true)", [Oid(relation)], cancellationToken);
-        await ExecuteAsync(connection, transaction,
+        await connection.ExecuteAsync(transaction, "SELECT financehub.refresh_materialized_view($1::oid::regclass, true)", [Oid(relation)], cancellationToken);
+        await connection.ExecuteAsync(transaction,
             """
             UPDATE financehub.maintenance_policies SET materialized_through = $2, last_run_started_at = now(),
                    last_run_finished_at = clock_timestamp(), last_run_status = 'Success', last_error = NULL
@@ -484,7 +468,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
             """, [relation.Name, new NpgsqlParameter { Value = (object?)watermark?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz }],
             cancellationToken);
         await transaction.CommitAsync(cancellationToken);
-        return (null, null);
+        return new AggregateRefreshResult(relation.Name, null, null, AggregateRefreshStatus.Refreshed, 1, null);
     }
 
     /// <inheritdoc />
@@ -493,8 +477,8 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
         var relation = await ResolveAsync(view, "mv", cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await ExecuteAsync(connection, transaction, $"DROP MATERIALIZED VIEW {relation.QualifiedName}", [], cancellationToken);
-        await ExecuteAsync(connection, transaction,
+        await connection.ExecuteAsync(transaction, $"DROP MATERIALIZED VIEW {relation.QualifiedName}", [], cancellationToken);
+        await connection.ExecuteAsync(transaction,
             "DELETE FROM financehub.maintenance_policies WHERE kind = 'Refresh' AND target = $1", [relation.Name], cancellationToken);
         await transaction.CommitAsync(cancellationToken);
     }
@@ -504,20 +488,10 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     {
         if (await GetEditionAsync(cancellationToken) == TimescaleEdition.Community)
         {
-            return await QueryAsync(
-                """
-                SELECT ca.view_name::text, ca.materialized_only,
-                       -- With nothing materialized, the watermark is the lowest time PostgreSQL has (before year 1).
-                       nullif(greatest(_timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)),
-                                       '0001-01-01 00:00:00+00'::timestamptz), '0001-01-01 00:00:00+00'::timestamptz)
-                FROM timescaledb_information.continuous_aggregates ca
-                JOIN _timescaledb_catalog.continuous_agg c ON c.user_view_schema = ca.view_schema AND c.user_view_name = ca.view_name
-                ORDER BY 1
-                """, [], r => new AggregateInfo(r.GetString(0), "continuous aggregate",
-                    r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1)), cancellationToken);
+            return await _catalog.GetContinuousAggregatesAsync(cancellationToken);
         }
 
-        return await QueryAsync(
+        return await dataSource.QueryAsync(
             """
             SELECT target::text, materialized_through FROM financehub.maintenance_policies WHERE kind = 'Refresh' ORDER BY 1
             """, [], r => new AggregateInfo(r.GetString(0), "materialized view", r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1), false),
@@ -527,23 +501,10 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     /// <inheritdoc />
     public async Task<IReadOnlyList<JobInfo>> GetJobsAsync(CancellationToken cancellationToken = default)
     {
-        if (await GetEditionAsync(cancellationToken) == TimescaleEdition.Community)
+        var server = await _catalog.GetServerAsync(cancellationToken);
+        if (server.Edition == TimescaleEdition.Community)
         {
-            return await QueryAsync(
-                """
-                SELECT j.job_id::text, replace(j.proc_name::text, 'policy_', ''), coalesce(ca.view_name, j.hypertable_name, '')::text,
-                       j.schedule_interval::text, j.scheduled, js.last_run_started_at, js.last_run_status::text, js.next_start,
-                       coalesce(js.total_failures, 0)::bigint,
-                       (SELECT e.err_message FROM timescaledb_information.job_errors e WHERE e.job_id = j.job_id ORDER BY e.finish_time DESC LIMIT 1),
-                       j.config::text
-                FROM timescaledb_information.jobs j
-                LEFT JOIN timescaledb_information.job_stats js ON js.job_id = j.job_id
-                LEFT JOIN timescaledb_information.continuous_aggregates ca ON ca.materialization_hypertable_name = j.hypertable_name
-                ORDER BY j.job_id
-                """, [], r => new JobInfo(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetBoolean(4), true,
-                    r.IsDBNull(5) ? null : r.GetFieldValue<DateTimeOffset>(5), r.IsDBNull(6) ? null : r.GetString(6),
-                    r.IsDBNull(7) ? null : r.GetFieldValue<DateTimeOffset>(7), r.GetInt64(8), r.IsDBNull(9) ? null : r.GetString(9),
-                    r.IsDBNull(10) ? null : r.GetString(10)), cancellationToken);
+            return await _catalog.GetJobsAsync(server.RequireRelease(), cancellationToken);
         }
 
         var policies = await maintenance.ListPoliciesAsync(cancellationToken);
@@ -553,20 +514,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     }
 
     /// <inheritdoc />
-    public async Task<StorageInfo> GetStorageAsync(CancellationToken cancellationToken = default)
-    {
-        var (database, size) = (await QueryAsync("SELECT current_database()::text, pg_database_size(current_database())", [],
-            r => (r.GetString(0), r.GetInt64(1)), cancellationToken))[0];
-        var hypertables = await QueryAsync(
-            """
-            SELECT h.hypertable_name::text, coalesce(s.table_bytes, 0), coalesce(s.index_bytes, 0), coalesce(s.toast_bytes, 0), coalesce(s.total_bytes, 0)
-            FROM timescaledb_information.hypertables h
-            CROSS JOIN LATERAL hypertable_detailed_size(format('%I.%I', h.hypertable_schema, h.hypertable_name)::regclass) s
-            WHERE NOT EXISTS (SELECT 1 FROM timescaledb_information.continuous_aggregates ca WHERE ca.materialization_hypertable_name = h.hypertable_name)
-            ORDER BY 1
-            """, [], r => new HypertableStorage(r.GetString(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)), cancellationToken);
-        return new StorageInfo(database, size, hypertables);
-    }
+    public Task<StorageInfo> GetStorageAsync(CancellationToken cancellationToken = default) => _catalog.GetStorageAsync(cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<MaintenanceRunResult>> RunMaintenanceAsync(bool force = false, CancellationToken cancellationToken = default)
@@ -588,7 +536,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     private async Task<Relation> ResolveAsync(string name, string kinds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var rows = await QueryAsync(
+        var rows = await dataSource.QueryAsync(
             """
             SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -608,9 +556,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     private async Task<Relation> ResolveHypertableAsync(string table, CancellationToken cancellationToken)
     {
         var relation = await ResolveAsync(table, "r", cancellationToken);
-        var isHypertable = await ScalarAsync<long>(
-            "SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_schema = $1 AND hypertable_name = $2",
-            [relation.Schema, relation.Name], cancellationToken) > 0;
+        var isHypertable = await _catalog.IsHypertableAsync(relation.Schema, relation.Name, cancellationToken);
         return isHypertable
             ? relation
             : throw new ArgumentException(
@@ -620,7 +566,7 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
     private async Task RequireColumnAsync(Relation relation, string column, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(column);
-        var exists = await ScalarAsync<long>(
+        var exists = await dataSource.ScalarAsync<long>(
             "SELECT count(*) FROM pg_attribute WHERE attrelid = $1::oid AND attname = $2 AND attnum > 0 AND NOT attisdropped",
             [Oid(relation), column], cancellationToken) > 0;
         if (!exists)
@@ -657,59 +603,6 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
 
     private static NpgsqlParameter Oid(Relation relation) => new() { Value = relation.Oid, NpgsqlDbType = NpgsqlDbType.Oid };
 
-    private static NpgsqlParameter ToParameter(object? value)
-        => value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value };
-
-    private async Task<List<T>> QueryAsync<T>(string sql, object?[] parameters, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(sql);
-        command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        var rows = new List<T>();
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            rows.Add(map(reader));
-        }
-
-        return rows;
-    }
-
-    private async Task<T> ScalarAsync<T>(string sql, object?[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(sql);
-        command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        var value = await command.ExecuteScalarAsync(cancellationToken);
-        return value is T typed ? typed : (T)Convert.ChangeType(value!, typeof(T), CultureInfo.InvariantCulture);
-    }
-
-    private async Task<T?> ScalarOrDefaultAsync<T>(
-        NpgsqlConnection? connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = connection is null ? dataSource.CreateCommand(sql) : new NpgsqlCommand(sql, connection, transaction);
-        command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        return await command.ExecuteScalarAsync(cancellationToken) switch
-        {
-            null or DBNull => default,
-            DateTime t when typeof(T) == typeof(DateTimeOffset?) => (T)(object)new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
-            var value => (T)value,
-        };
-    }
-
-    private async Task<int> ExecuteAsync(string sql, object?[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(sql);
-        command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        return await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    private static async Task ExecuteAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand(sql, connection, transaction);
-        command.Parameters.AddRange(parameters.Select(ToParameter).ToArray());
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "TimescaleDB extension and FinanceHub helper functions are in place")]
     private partial void LogSetup();
 
@@ -718,4 +611,8 @@ public sealed partial class TimescaleManager(NpgsqlDataSource dataSource, IMaint
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Retention of {Table} set to {DropAfter}")]
     private partial void LogRetention(string table, TimeSpan dropAfter);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Refresh of {View} over [{Start}, {End}) is pending after {Attempts} attempt(s): {Reason}. The refresh policy's next run covers it")]
+    private partial void LogRefreshPending(string view, DateTimeOffset? start, DateTimeOffset? end, int attempts, string reason);
 }

@@ -17,6 +17,42 @@ public sealed record TimescaleHealth(
 {
     /// <summary>Reachable, with TimescaleDB installed.</summary>
     public bool Healthy => Reachable && ExtensionInstalled && Error is null;
+
+    /// <summary>The release installed in this database, parsed (null without the extension).</summary>
+    public Catalog.TimescaleRelease? Release => Catalog.TimescaleRelease.Parse(ExtensionVersion);
+
+    /// <summary>
+    /// The server's TimescaleDB (<see cref="AvailableVersion"/>, the library its binaries carry) is newer than the extension
+    /// installed in this database: the server was upgraded and <c>ALTER EXTENSION timescaledb UPDATE</c> is due.
+    /// </summary>
+    public bool UpdateDue => Release is { } installed && Catalog.TimescaleRelease.Parse(AvailableVersion) is { } available
+                             && available.Version > installed.Version;
+
+    /// <summary>Known defects of the installed release in what the project uses.</summary>
+    public IReadOnlyList<Catalog.KnownDefect> KnownDefects => Release?.KnownDefects ?? [];
+
+    /// <summary>What to do about the installed release, one line each (an update that is due, known defects, an unsupported release).</summary>
+    public IReadOnlyList<string> Advice
+    {
+        get
+        {
+            var advice = new List<string>();
+            if (UpdateDue)
+            {
+                advice.Add($"The server has TimescaleDB {AvailableVersion} but this database still runs {ExtensionVersion}: run " +
+                           "ALTER EXTENSION timescaledb UPDATE as the first command of a new session " +
+                           "(psql -X -d DATABASE -c 'ALTER EXTENSION timescaledb UPDATE'), then reconnect.");
+            }
+
+            if (Release is { } release && release.Version < Catalog.TimescaleRelease.Oldest)
+            {
+                advice.Add($"TimescaleDB {release} is older than {Catalog.TimescaleRelease.Oldest.ToString(2)}, the oldest release this project is tested on.");
+            }
+
+            advice.AddRange(KnownDefects.Select(d => $"TimescaleDB {ExtensionVersion} has a known defect in {d}."));
+            return advice;
+        }
+    }
 }
 
 /// <summary>A hypertable and its size.</summary>

@@ -58,11 +58,14 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
     {
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_chunks", migrate: true);
         await using var _ = dataSource;
-        await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-40), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+        await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
 
         var chunks = await RunCliAsync("chunks", "asset_prices_historic", "--json", "--connection", connectionString);
         var set = await RunCliAsync("retention", "performance_metrics", "--set", "45 days", "--connection", connectionString);
-        var drop = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--json", "--connection", connectionString);
+        var drop = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "31 days", "--json", "--connection", connectionString);
+        // On the community edition the daily aggregate's refresh reaches back 30 days: dropping raw rows inside that window
+        // would delete its candles at the next refresh, so it is refused, and nothing is dropped.
+        var inWindow = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--connection", connectionString);
         var both = await RunCliAsync("retention", "asset_prices_historic", "--set", "45 days", "--remove", "--connection", connectionString);
         var months = await RunCliAsync("retention", "asset_prices_historic", "--set", "2 months", "--connection", connectionString);
 
@@ -70,7 +73,17 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         Assert.True(JsonDocument.Parse(chunks.Output).RootElement.GetArrayLength() >= 6);
         Assert.True(set.Code == 0, set.Error);
         Assert.Contains("45 days", set.Output, StringComparison.Ordinal);
+        Assert.True(drop.Code == 0, drop.Error);
         Assert.True(JsonDocument.Parse(drop.Output).RootElement.GetProperty("droppedChunks").GetInt32() >= 2);
+        if (fixture.IsCommunity)
+        {
+            Assert.Equal(ExitCodes.Failed, inWindow.Code);
+            Assert.Contains("asset_prices_daily", inWindow.Error, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.True(inWindow.Code == 0, inWindow.Error);
+        }
         Assert.Equal(ExitCodes.Usage, both.Code);
         Assert.Equal(ExitCodes.Usage, months.Code);
         Assert.Contains("months have no fixed length", months.Error, StringComparison.Ordinal);

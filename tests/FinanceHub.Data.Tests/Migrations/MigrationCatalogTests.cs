@@ -115,9 +115,9 @@ public sealed class MigrationCatalogTests(DatabaseFixture fixture)
     {
         var sql = fixture.IsCommunity
             ? """
-              SELECT j.schedule_interval::text FROM timescaledb_information.jobs j
-              JOIN timescaledb_information.continuous_aggregates ca ON ca.materialization_hypertable_name = j.hypertable_name
-              WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name = $1
+              SELECT j.schedule_interval::text FROM _timescaledb_config.bgw_job j
+              JOIN _timescaledb_catalog.continuous_agg c ON c.mat_hypertable_id = j.hypertable_id
+              WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND c.user_view_name = $1
               """
             : "SELECT schedule_interval::text FROM financehub.maintenance_policies WHERE kind = 'Refresh' AND target = $1 AND enabled";
 
@@ -130,17 +130,18 @@ public sealed class MigrationCatalogTests(DatabaseFixture fixture)
     public async Task Aggregate_refresh_windows_stay_inside_the_raw_retention_window()
     {
         // A refresh recomputes every bucket in its window from raw rows; if the window reached past the retention
-        // horizon, it would rewrite buckets whose raw rows are gone and silently delete aggregate history.
+        // horizon, it would rewrite buckets whose raw rows are gone and silently delete aggregate history. Jobs are joined
+        // to aggregates by id in TimescaleDB's own tables: the information view names them differently across releases.
         fixture.RequireCommunity();
 
         var rows = await QueryAsync(
             """
-            SELECT ca.view_name::text, (j.config->>'start_offset')::interval, (r.config->>'drop_after')::interval
-            FROM timescaledb_information.continuous_aggregates ca
-            JOIN timescaledb_information.jobs j ON j.hypertable_name = ca.materialization_hypertable_name
-                 AND j.proc_name = 'policy_refresh_continuous_aggregate'
-            JOIN timescaledb_information.jobs r ON r.hypertable_name = ca.hypertable_name AND r.proc_name = 'policy_retention'
-            WHERE ca.hypertable_name = 'asset_prices_historic'
+            SELECT c.user_view_name::text, (j.config->>'start_offset')::interval, (r.config->>'drop_after')::interval
+            FROM _timescaledb_catalog.continuous_agg c
+            JOIN _timescaledb_config.bgw_job j ON j.hypertable_id = c.mat_hypertable_id AND j.proc_name = 'policy_refresh_continuous_aggregate'
+            JOIN _timescaledb_config.bgw_job r ON r.hypertable_id = c.raw_hypertable_id AND r.proc_name = 'policy_retention'
+            JOIN _timescaledb_catalog.hypertable h ON h.id = c.raw_hypertable_id
+            WHERE h.table_name = 'asset_prices_historic'
             """);
 
         Assert.Equal(2, rows.Count);

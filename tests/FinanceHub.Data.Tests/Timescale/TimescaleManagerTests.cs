@@ -190,7 +190,7 @@ public sealed class TimescaleManagerTests(DatabaseFixture fixture)
         var before = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_daily");
 
         Assert.True(await manager.DropChunksOlderThanAsync("asset_prices_historic", TimeSpan.FromDays(730), Ct) > 0);
-        var (start, _) = await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct);
+        var start = (await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct)).Start;
 
         Assert.NotNull(start); // clamped to the oldest remaining chunk
         Assert.Equal(before, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_daily"));

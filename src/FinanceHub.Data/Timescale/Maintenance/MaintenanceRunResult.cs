@@ -22,4 +22,7 @@ public enum MaintenanceOutcome
 
     /// <summary>Another runner holds the policy right now; nothing was done.</summary>
     SkippedBusy,
+
+    /// <summary>A concurrent refresh (the job's own scheduled run) held the window through every retry; that run covers it.</summary>
+    Pending,
 }

@@ -1,6 +1,10 @@
 using System.Diagnostics;
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Infrastructure;
+using FinanceHub.Data.Timescale.Catalog;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 
 namespace FinanceHub.Data.Timescale.Maintenance;
@@ -21,9 +25,13 @@ public interface IMaintenanceRunner
 }
 
 /// <inheritdoc />
-public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeProvider timeProvider, ILogger<MaintenanceRunner> logger)
+public sealed partial class MaintenanceRunner(
+    NpgsqlDataSource dataSource, TimeProvider timeProvider, ILogger<MaintenanceRunner> logger, IOptions<DatabaseOptions>? options = null)
     : IMaintenanceRunner
 {
+    private readonly TimescaleCatalog _catalog = new(dataSource);
+    private readonly ConcurrentRefreshRetry _refreshRetry = new(options?.Value.AggregateRefreshRetry ?? new(), logger);
+
     private const string SelectPoliciesSql = """
         SELECT name, kind, target, drop_after, schedule_interval, enabled, next_run_at,
                last_run_started_at, last_run_finished_at, last_run_status, last_error, materialized_through
@@ -32,17 +40,6 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
         """;
 
     private const string LicenseSql = "SELECT financehub.timescale_license()";
-
-    // The project's native jobs: policies on its hypertables and on its continuous aggregates' materialization tables.
-    private const string NativeJobsSql = """
-        SELECT j.job_id, j.proc_name, coalesce(ca.view_name, j.hypertable_name) AS target
-        FROM timescaledb_information.jobs j
-        LEFT JOIN timescaledb_information.continuous_aggregates ca
-          ON ca.materialization_hypertable_name = j.hypertable_name
-        WHERE j.hypertable_name IN ('asset_prices_historic', 'performance_metrics', 'api_usage_logs')
-           OR ca.view_name IN ('asset_prices_hourly', 'asset_prices_daily')
-        ORDER BY CASE j.proc_name WHEN 'policy_retention' THEN 0 WHEN 'policy_refresh_continuous_aggregate' THEN 1 ELSE 2 END, j.job_id
-        """;
 
     /// <inheritdoc />
     public async Task<IReadOnlyList<MaintenancePolicy>> ListPoliciesAsync(CancellationToken cancellationToken = default)
@@ -191,16 +188,7 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
 
     private async Task<IReadOnlyList<MaintenanceRunResult>> RunNativeJobsAsync(CancellationToken cancellationToken)
     {
-        var jobs = new List<(int Id, string Proc, string Target)>();
-        await using (var command = dataSource.CreateCommand(NativeJobsSql))
-        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                jobs.Add((reader.GetInt32(0), reader.GetString(1), reader.GetString(2)));
-            }
-        }
-
+        var jobs = await _catalog.GetProjectJobsAsync(cancellationToken);
         var results = new List<MaintenanceRunResult>();
         foreach (var (id, proc, target) in jobs)
         {
@@ -208,11 +196,15 @@ public sealed partial class MaintenanceRunner(NpgsqlDataSource dataSource, TimeP
             var kind = proc.Replace("policy_", "", StringComparison.Ordinal);
             try
             {
-                // run_job commits as it goes: it must run outside a transaction block.
-                await using var command = dataSource.CreateCommand("CALL run_job($1)");
-                command.Parameters.Add(new() { Value = id });
-                await command.ExecuteNonQueryAsync(cancellationToken);
-                results.Add(new($"job {id}", kind, target, MaintenanceOutcome.Succeeded, "ran now via run_job", stopwatch.Elapsed, Native: true));
+                // run_job commits as it goes: it must run outside a transaction block. A refresh job that the scheduler is
+                // running at this moment makes it fail with 55P03 (2.27+): wait and retry, then leave it to that run.
+                var (attempts, pending) = await _refreshRetry.ExecuteAsync(
+                    ct => dataSource.ExecuteAsync("CALL run_job($1)", [id], ct), cancellationToken);
+                results.Add(pending is null
+                    ? new($"job {id}", kind, target, MaintenanceOutcome.Succeeded, "ran now via run_job", stopwatch.Elapsed, Native: true)
+                    : new($"job {id}", kind, target, MaintenanceOutcome.Pending,
+                        $"a concurrent refresh kept the window busy through {attempts} attempt(s) ({pending}); its own run covers it",
+                        stopwatch.Elapsed, Native: true));
             }
             catch (PostgresException ex)
             {

@@ -1,0 +1,90 @@
+using System.Globalization;
+using Npgsql;
+
+namespace FinanceHub.Data.Infrastructure;
+
+/// <summary>
+/// The few ways the project runs a statement over Npgsql: rows mapped to a list, one scalar, or a row count, each on the
+/// data source (a pooled connection per statement) or on an open connection inside a transaction. Values are parameters
+/// (<c>$1</c>, <c>$2</c>, ...); an <see cref="NpgsqlParameter"/> passes through as given, so a caller can fix its type.
+/// </summary>
+internal static class NpgsqlCommands
+{
+    public static async Task<List<T>> QueryAsync<T>(
+        this NpgsqlDataSource dataSource, string sql, object?[] parameters, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var command = Create(dataSource.CreateCommand(sql), parameters);
+        return await ReadAsync(command, map, cancellationToken);
+    }
+
+    public static async Task<List<T>> QueryAsync<T>(
+        this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, Func<NpgsqlDataReader, T> map,
+        CancellationToken cancellationToken)
+    {
+        await using var command = Create(new NpgsqlCommand(sql, connection, transaction), parameters);
+        return await ReadAsync(command, map, cancellationToken);
+    }
+
+    /// <summary>The first column of the first row; <c>default</c> for no row or NULL. A <c>timestamptz</c> reads as
+    /// <see cref="DateTimeOffset"/> when asked for one.</summary>
+    public static async Task<T?> ScalarAsync<T>(this NpgsqlDataSource dataSource, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Create(dataSource.CreateCommand(sql), parameters);
+        return Convert<T>(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    /// <inheritdoc cref="ScalarAsync{T}(NpgsqlDataSource, string, object?[], CancellationToken)"/>
+    public static async Task<T?> ScalarAsync<T>(
+        this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Create(new NpgsqlCommand(sql, connection, transaction), parameters);
+        return Convert<T>(await command.ExecuteScalarAsync(cancellationToken));
+    }
+
+    public static async Task<int> ExecuteAsync(this NpgsqlDataSource dataSource, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Create(dataSource.CreateCommand(sql), parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    public static async Task<int> ExecuteAsync(
+        this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Create(new NpgsqlCommand(sql, connection, transaction), parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private static NpgsqlCommand Create(NpgsqlCommand command, object?[] parameters)
+    {
+        foreach (var value in parameters)
+        {
+            command.Parameters.Add(value as NpgsqlParameter ?? new NpgsqlParameter { Value = value ?? DBNull.Value });
+        }
+
+        return command;
+    }
+
+    private static async Task<List<T>> ReadAsync<T>(NpgsqlCommand command, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            rows.Add(map(reader));
+        }
+
+        return rows;
+    }
+
+    private static T? Convert<T>(object? value)
+    {
+        var target = Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T);
+        return value switch
+        {
+            null or DBNull => default,
+            T typed => typed,
+            DateTime t when target == typeof(DateTimeOffset) => (T)(object)new DateTimeOffset(DateTime.SpecifyKind(t, DateTimeKind.Utc)),
+            _ => (T)System.Convert.ChangeType(value, target, CultureInfo.InvariantCulture),
+        };
+    }
+}
