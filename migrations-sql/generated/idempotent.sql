@@ -708,3 +708,28 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128212356_ArchivesPerRange') THEN
+    DROP INDEX financehub.ix_archives_table_name_range_start_range_end;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128212356_ArchivesPerRange') THEN
+    CREATE INDEX ix_archives_table_name_range_start_range_end ON financehub.archives (table_name, range_start, range_end);
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128212356_ArchivesPerRange') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261128212356_ArchivesPerRange', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

@@ -56,6 +56,13 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
                 await context.Output.WriteLineAsync($"{steps.Count(s => s.Dropped)} of {steps.Count} range(s) archived and dropped.");
             }
 
+            var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ArchiveOptions>>().Value;
+            if (!options.S3Enabled && steps.Any(s => s.Dropped))
+            {
+                await context.Error.WriteLineAsync(
+                    $"warning: no S3 bucket is configured (ARCHIVE_S3_BUCKET): the files under {options.BasePath} are the only copy of the rows that were dropped. Back them up, or configure S3.");
+            }
+
             return steps.All(s => s.Dropped) ? ExitCodes.Ok : ExitCodes.Failed;
         }
 
@@ -75,33 +82,54 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
     }
 }
 
-/// <summary><c>restore</c>: an archive back into its table.</summary>
+/// <summary><c>restore</c>: an archive, or every archive of a table's time range, back into the table.</summary>
 internal sealed class RestoreCommand(CliContext context) : ICliCommand
 {
-    private readonly Argument<string> _archive = new("archive") { Description = "Path of a local .csv.gz archive, or its S3 key." };
-    private readonly Option<string?> _table = new("--table") { Description = "Target table (default: the archive's)." };
+    private readonly Argument<string?> _archive = new("archive") { Description = "Path of a local .csv.gz archive, or its S3 key (or use --table with --from and --to).", Arity = ArgumentArity.ZeroOrOne };
+    private readonly Option<string?> _table = new("--table") { Description = "Target table (default: the archive's); with --from/--to, the table whose archives to restore." };
+    private readonly Option<string?> _from = new("--from") { Description = "With --table: restore every archive of the table whose range reaches past this instant..." };
+    private readonly Option<string?> _to = new("--to") { Description = "...and starts before this one (local files, else their S3 copies)." };
 
     public Command Build()
     {
-        var command = new Command("restore", "Verify an archive and load the rows that are not in the table yet (safe to run twice).") { _archive, _table };
+        var command = new Command("restore", "Verify archives and load the rows that are not in the table yet (safe to run twice): one archive, or every archive of a time range.")
+        {
+            _archive, _table, _from, _to,
+        };
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
     }
 
     private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
+        var (archive, table, from, to) = (parseResult.GetValue(_archive), parseResult.GetValue(_table), parseResult.GetValue(_from), parseResult.GetValue(_to));
+        if (archive is null == (from is null && to is null) || (from is null) != (to is null) || (archive is null && table is null))
+        {
+            throw new CliUsageException("Give an archive (a path or an S3 key), or --table with --from and --to to restore every archive of that range.");
+        }
+
         await using var services = CliContext.CreateServices(parseResult);
-        var result = await services.GetRequiredService<IDataArchiver>().RestoreFromArchiveAsync(parseResult.GetValue(_archive)!, parseResult.GetValue(_table), cancellationToken);
+        var archiver = services.GetRequiredService<IDataArchiver>();
+        IReadOnlyList<RestoreResult> results = archive is not null
+            ? [await archiver.RestoreFromArchiveAsync(archive, table, cancellationToken)]
+            : await archiver.RestoreRangeAsync(table!, Parsing.Instant(from!, "--from"), Parsing.Instant(to!, "--to"), cancellationToken);
         if (CliContext.Json(parseResult))
         {
-            await context.WriteJsonAsync(result);
+            await (archive is not null ? context.WriteJsonAsync(results[0]) : context.WriteJsonAsync(results));
+        }
+        else if (results.Count == 0)
+        {
+            await context.Output.WriteLineAsync($"No archive of {table} covers that range; nothing was restored.");
         }
         else
         {
-            await context.Output.WriteLineAsync($"Restored {result.RowsRestored:N0} of {result.RowsInArchive:N0} rows into {result.Table} (the others were already there).");
+            foreach (var result in results)
+            {
+                await context.Output.WriteLineAsync($"Restored {result.RowsRestored:N0} of {result.RowsInArchive:N0} rows of archive {result.ArchiveId} into {result.Table} (the others were already there).");
+            }
         }
 
-        foreach (var line in Format.PendingRefreshes(result.AggregateRefreshes))
+        foreach (var line in results.SelectMany(r => Format.PendingRefreshes(r.AggregateRefreshes)))
         {
             await context.Error.WriteLineAsync(line);
         }

@@ -8,8 +8,22 @@ namespace FinanceHub.Data.Archiving;
 /// <summary>How each column type is written to and read back from an archive's CSV: invariant text that round-trips exactly.</summary>
 internal static class ArchiveColumns
 {
-    /// <summary>The CSV text of a NULL (as in PostgreSQL's text COPY); an empty field is an empty string.</summary>
+    /// <summary>
+    /// The CSV text of a NULL, unquoted (as PostgreSQL's <c>COPY ... (FORMAT csv, NULL '\N')</c> reads it); an empty field is
+    /// an empty string, and a text value that is itself <c>\N</c> is written quoted, which PostgreSQL and the restore read as text.
+    /// </summary>
     public const string Null = "\\N";
+
+    private static readonly byte[] NullBytes = "\\N"u8.ToArray();
+
+    private static readonly string[] SupportedTypes =
+        ["integer", "bigint", "smallint", "numeric", "double precision", "timestamp with time zone", "character varying", "text", "character", "boolean", "inet", "uuid"];
+
+    /// <summary>Whether archives can hold a column of <paramref name="type"/> (as <c>format_type</c> writes it).</summary>
+    public static bool IsSupported(string? type) => type is not null && SupportedTypes.Contains(type.Split('(')[0], StringComparer.Ordinal);
+
+    /// <summary>Whether a field's raw CSV bytes are the NULL marker, unquoted.</summary>
+    public static bool IsNull(ReadOnlySpan<byte> rawField) => rawField.SequenceEqual(NullBytes);
 
     /// <summary>UTC, with the fraction of a second only when there is one (microseconds at most, as PostgreSQL keeps).</summary>
     private const string TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFF'Z'";
@@ -49,18 +63,30 @@ internal static class ArchiveColumns
         "numeric" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Text)),
         "double precision" => static (csv, e) => csv.WriteField(e.Read<double>(NpgsqlDbType.Double), "R"),
         "timestamp with time zone" => static (csv, e) => csv.WriteField(DateTime.SpecifyKind(e.Read<DateTime>(NpgsqlDbType.TimestampTz), DateTimeKind.Utc), TimestampFormat),
-        "character varying" or "text" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Text)),
-        "character" => static (csv, e) => csv.WriteField(e.Read<string>(NpgsqlDbType.Char)),
+        "character varying" or "text" => static (csv, e) => WriteText(csv, e.Read<string>(NpgsqlDbType.Text)),
+        "character" => static (csv, e) => WriteText(csv, e.Read<string>(NpgsqlDbType.Char)),
         "boolean" => static (csv, e) => csv.WriteField(e.Read<bool>(NpgsqlDbType.Boolean) ? "true" : "false"),
         "inet" => static (csv, e) => csv.WriteField(e.Read<IPAddress>(NpgsqlDbType.Inet).ToString()),
         "uuid" => static (csv, e) => csv.WriteField(e.Read<Guid>(NpgsqlDbType.Uuid), default),
         _ => throw new NotSupportedException($"Archiving a column of type {type} is not supported."),
     };
 
-    /// <summary>Parses <paramref name="text"/> for a column of <paramref name="type"/> and writes it to a binary COPY.</summary>
+    private static void WriteText(CsvHelper.CsvWriter csv, string value)
+    {
+        if (value == Null)
+        {
+            csv.WriteField(value, CsvHelper.CsvQuoting.Always);
+        }
+        else
+        {
+            csv.WriteField(value);
+        }
+    }
+
+    /// <summary>Parses <paramref name="text"/> (null for a NULL field) for a column of <paramref name="type"/> and writes it to a binary COPY.</summary>
     public static async Task WriteAsync(NpgsqlBinaryImporter writer, string type, string? text, CancellationToken cancellationToken)
     {
-        if (text is null or Null)
+        if (text is null)
         {
             await writer.WriteNullAsync(cancellationToken);
             return;

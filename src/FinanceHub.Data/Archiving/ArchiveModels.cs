@@ -52,6 +52,12 @@ public sealed record ArchiveManifest
 
     /// <summary>Name of the data file beside the manifest.</summary>
     public required string DataFile { get; init; }
+
+    /// <summary>
+    /// How a NULL is written: this text, unquoted (a quoted one is text). Load the file elsewhere with
+    /// <c>COPY table FROM ... (FORMAT csv, HEADER true, NULL '\N')</c>.
+    /// </summary>
+    public string NullMarker { get; init; } = "\\N";
 }
 
 /// <summary>An archive: its manifest and where its file is.</summary>
@@ -98,6 +104,9 @@ public enum ArchiveCheckpoint
 
 /// <summary>An archive that cannot be used: corrupt, truncated, of another table, or not matching its manifest.</summary>
 public sealed class ArchiveIntegrityException(string message) : InvalidOperationException(message);
+
+/// <summary>Another archiving run holds the table or changed an archive under this one; this run did nothing more.</summary>
+public sealed class ArchiveBusyException(string message) : InvalidOperationException(message);
 
 [JsonSerializable(typeof(ArchiveManifest))]
 [JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]

@@ -11,8 +11,26 @@ public sealed class ArchiveOptions
     /// <summary>Configuration section.</summary>
     public const string SectionName = "FinanceHub:Archive";
 
-    /// <summary>Local folder for archive files (<c>ARCHIVE_BASE_PATH</c>).</summary>
-    public string BasePath { get; set; } = Path.Combine(Path.GetTempPath(), "financehub_archives");
+    /// <summary>
+    /// Local folder for archive files (<c>ARCHIVE_BASE_PATH</c>). By default a data folder that survives reboots and tmp
+    /// cleaners (<see cref="DefaultBasePath"/>): without S3 the files there are the only copy of the rows archiving drops.
+    /// </summary>
+    public string BasePath { get; set; } = DefaultBasePath;
+
+    /// <summary>
+    /// <c>$XDG_DATA_HOME/financehub/archives</c> (<c>~/.local/share/financehub/archives</c>) on Linux, the local application
+    /// data folder elsewhere; <c>/var/lib/financehub/archives</c> for a user without a home.
+    /// </summary>
+    public static string DefaultBasePath
+    {
+        get
+        {
+            var data = Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData, Environment.SpecialFolderOption.DoNotVerify);
+            return string.IsNullOrEmpty(data)
+                ? Path.Combine(Path.DirectorySeparatorChar + "var", "lib", "financehub", "archives")
+                : Path.Combine(data, "financehub", "archives");
+        }
+    }
 
     /// <summary>Bucket for remote copies (<c>ARCHIVE_S3_BUCKET</c>); none means local archives only.</summary>
     public string? S3Bucket { get; set; }

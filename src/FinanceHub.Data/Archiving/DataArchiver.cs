@@ -7,6 +7,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using CsvHelper;
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Catalog;
 using Microsoft.Extensions.Logging;
@@ -35,6 +36,13 @@ public interface IDataArchiver
     /// loads it through a staging table, and inserts the rows that are not there yet (safe to run twice).
     /// </summary>
     Task<RestoreResult> RestoreFromArchiveAsync(string archive, string? table = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Restores every archive in the catalog of <paramref name="table"/> whose range overlaps [<paramref name="start"/>,
+    /// <paramref name="end"/>): the local file where it is still there, else its S3 copy. Whole archives are restored
+    /// (their rows outside the range too); rows already present are left as they are.
+    /// </summary>
+    Task<IReadOnlyList<RestoreResult>> RestoreRangeAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default);
 
     /// <summary>The archives in the local folder (or <paramref name="folder"/>).</summary>
     Task<IReadOnlyList<ArchiveInfo>> ListLocalArchivesAsync(string? folder = null, CancellationToken cancellationToken = default);
@@ -75,6 +83,9 @@ public sealed partial class DataArchiver(
     /// <summary>Test hook: wraps the stream uploaded to S3.</summary>
     internal Func<Stream, Stream>? UploadStreamWrapper { get; set; }
 
+    /// <summary>Test hook: wraps the archive file an export writes (to make the disk fail).</summary>
+    internal Func<Stream, Stream>? ArchiveFileWrapper { get; set; }
+
     /// <inheritdoc />
     public async Task<ArchiveInfo> ArchiveTableAsync(ArchiveRequest request, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -86,7 +97,7 @@ public sealed partial class DataArchiver(
         }
 
         var (manifest, path) = await ExportAsync(definition, request.Start, request.End, progress, cancellationToken);
-        await UpsertRecordAsync(manifest, path, cancellationToken);
+        await InsertRecordAsync(manifest, path, cancellationToken);
         return new ArchiveInfo(manifest, path, null);
     }
 
@@ -171,6 +182,36 @@ public sealed partial class DataArchiver(
     }
 
     /// <inheritdoc />
+    public async Task<IReadOnlyList<RestoreResult>> RestoreRangeAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default)
+    {
+        var definition = Hypertables.Get(table);
+        if (start >= end)
+        {
+            throw new ArgumentException($"The restore range start ({start:O}) must be before its end ({end:O}).", nameof(start));
+        }
+
+        var archives = await dataSource.QueryAsync(
+            """
+            SELECT id, local_path, s3key FROM financehub.archives
+            WHERE table_name = $1 AND range_start < $3 AND range_end > $2
+            ORDER BY range_start, created_at, id
+            """, [definition.Table, Timestamp(start), Timestamp(end)],
+            r => (Id: r.GetGuid(0), Local: r.IsDBNull(1) ? null : r.GetString(1), Key: r.IsDBNull(2) ? null : r.GetString(2)), cancellationToken);
+        var results = new List<RestoreResult>();
+        foreach (var (id, local, key) in archives)
+        {
+            var source = local is not null && File.Exists(local) ? local
+                : key is not null && _options.S3Enabled ? key
+                : throw new ArchiveIntegrityException(
+                    $"Archive {id} of {definition.Table} has neither its local file ({local ?? "none recorded"}) nor a reachable S3 copy " +
+                    $"({key ?? "none recorded"}{(_options.S3Enabled ? "" : "; S3 is not configured")}). Nothing after it was restored.");
+            results.Add(await RestoreFromArchiveAsync(source, definition.Table, cancellationToken));
+        }
+
+        return results;
+    }
+
+    /// <inheritdoc />
     public async Task<IReadOnlyList<ArchiveInfo>> ListLocalArchivesAsync(string? folder = null, CancellationToken cancellationToken = default)
     {
         var root = folder ?? _options.BasePath;
@@ -183,7 +224,18 @@ public sealed partial class DataArchiver(
         var archives = new List<ArchiveInfo>();
         foreach (var manifestPath in Directory.EnumerateFiles(root, "*.manifest.json", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
-            var manifest = await ReadManifestAsync(manifestPath, cancellationToken);
+            ArchiveManifest manifest;
+            try
+            {
+                manifest = await ReadManifestAsync(manifestPath, cancellationToken);
+            }
+            catch (ArchiveIntegrityException ex)
+            {
+                // Listed nowhere, so nothing (cleanup included) acts on what it names.
+                LogUntrusted(ex.Message);
+                continue;
+            }
+
             var dataPath = Path.Combine(Path.GetDirectoryName(manifestPath)!, manifest.DataFile);
             archives.Add(new ArchiveInfo(manifest, File.Exists(dataPath) ? dataPath : null, remote.GetValueOrDefault(manifest.Id)));
         }
@@ -243,7 +295,13 @@ public sealed partial class DataArchiver(
 
             if (!force && !verified.Contains(archive.Manifest.Id))
             {
-                kept.Add((archive.LocalPath!, "no verified remote copy (use force to delete anyway)"));
+                kept.Add((archive.LocalPath!, "no verified remote copy (use --force to delete anyway)"));
+                continue;
+            }
+
+            if (!force && await RemoteCopyProblemAsync(archive, cancellationToken) is { } problem)
+            {
+                kept.Add((archive.LocalPath!, $"its remote copy is not there as recorded ({problem}); re-run the archive to upload it again, or use --force"));
                 continue;
             }
 
@@ -256,6 +314,25 @@ public sealed partial class DataArchiver(
         }
 
         return new CleanupResult(deleted, kept);
+    }
+
+    /// <summary>Why the S3 copy of <paramref name="archive"/> cannot stand in for the local file now (null when it can).</summary>
+    private async Task<string?> RemoteCopyProblemAsync(ArchiveInfo archive, CancellationToken cancellationToken)
+    {
+        if (!_options.S3Enabled || archive.S3Key is null)
+        {
+            return "S3 is not configured here, so the copy cannot be checked";
+        }
+
+        try
+        {
+            await VerifyRemoteAsync(_options.S3Bucket!, archive.S3Key, archive.Manifest.FileSha256, archive.Manifest.FileSize, cancellationToken);
+            return null;
+        }
+        catch (Exception ex) when (ex is ArchiveIntegrityException or AmazonS3Exception or InvalidOperationException)
+        {
+            return ex.Message;
+        }
     }
 
     /// <inheritdoc />
@@ -290,25 +367,54 @@ public sealed partial class DataArchiver(
         }
 
         await RequireRetentionLongerThanAsync(definition, TimeSpan.FromDays(retentionDays), cancellationToken);
-        var cutoff = timeProvider.GetUtcNow() - TimeSpan.FromDays(retentionDays);
-        var ranges = await _catalog.GetChunkRangesAsync(definition.Table, cutoff, cancellationToken);
+        await RequireAggregatesKeepDroppedRangesAsync(definition, TimeSpan.FromDays(retentionDays), cancellationToken);
 
-        var steps = new List<AutomatedArchiveStep>();
-        foreach (var (start, end) in ranges)
+        // One automated run per table at a time: a session advisory lock, held on its own connection for the whole run and
+        // released by the server if this process dies.
+        await using var lockConnection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var lockKey = "financehub.archive:" + definition.Table;
+        if (!await lockConnection.ScalarAsync<bool>(null, "SELECT pg_try_advisory_lock(hashtextextended($1, 0))", [lockKey], cancellationToken))
         {
-            progress?.Report($"{definition.Table} {start:yyyy-MM-dd} .. {end:yyyy-MM-dd}");
-            steps.Add(await ArchiveRangeAsync(definition, start, end, cancellationToken));
+            throw new ArchiveBusyException(
+                $"Another automated archive of {definition.Table} is running (it holds the archive lock '{lockKey}'). " +
+                "Wait for it to finish, then run again; nothing was done.");
         }
 
-        return steps;
+        try
+        {
+            if (!_options.S3Enabled)
+            {
+                LogLocalOnly(definition.Table, _options.BasePath);
+            }
+
+            var cutoff = timeProvider.GetUtcNow() - TimeSpan.FromDays(retentionDays);
+            var ranges = await _catalog.GetChunkRangesAsync(definition.Table, cutoff, cancellationToken);
+            var steps = new List<AutomatedArchiveStep>();
+            foreach (var (start, end) in ranges)
+            {
+                progress?.Report($"{definition.Table} {start:yyyy-MM-dd} .. {end:yyyy-MM-dd}");
+                steps.Add(await ArchiveRangeAsync(definition, start, end, cancellationToken));
+            }
+
+            return steps;
+        }
+        finally
+        {
+            await lockConnection.ExecuteAsync(null, "SELECT pg_advisory_unlock(hashtextextended($1, 0))", [lockKey], CancellationToken.None);
+        }
     }
 
     private async Task<AutomatedArchiveStep> ArchiveRangeAsync(HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
-        var record = await FindRecordAsync(definition.Table, start, end, cancellationToken);
-        if (record is { Status: ArchiveStatus.Dropped })
+        // Resume an archive of this range that a failed or killed run left unfinished. When every archive of the range was
+        // dropped, rows found there now came later (late data, a restore): they are archived as a further archive.
+        var records = await FindRecordsAsync(definition.Table, start, end, cancellationToken);
+        var record = records.FirstOrDefault(r => r.Status != ArchiveStatus.Dropped);
+        var late = record is null && records.Count > 0;
+        if (late && await CountRowsAsync(definition, start, end, cancellationToken) == 0)
         {
-            return new(definition.Table, start, end, record.Id, record.RowCount, "already archived and dropped", Dropped: true);
+            var last = records[^1];
+            return new(definition.Table, start, end, last.Id, last.RowCount, "already archived and dropped", Dropped: true);
         }
 
         // Two attempts: if rows changed between the export and the drop, archive the range again once.
@@ -317,16 +423,16 @@ public sealed partial class DataArchiver(
             if (record is null || record.LocalPath is null || !File.Exists(record.LocalPath) && record.Status < ArchiveStatus.RemoteVerified)
             {
                 var (exported, path) = await ExportAsync(definition, start, end, null, cancellationToken);
-                await UpsertRecordAsync(exported, path, cancellationToken);
-                record = await FindRecordAsync(definition.Table, start, end, cancellationToken);
-                await CheckpointAsync(ArchiveCheckpoint.AfterExport, record!.Id);
+                await InsertRecordAsync(exported, path, cancellationToken);
+                record = (await FindRecordsAsync(definition.Table, start, end, cancellationToken)).Single(r => r.Id == exported.Id);
+                await CheckpointAsync(ArchiveCheckpoint.AfterExport, record.Id);
             }
 
             if (record.Status < ArchiveStatus.Verified)
             {
                 var manifest = await ReadManifestAsync(ManifestPath(record.LocalPath!), cancellationToken);
                 await VerifyFileAsync(manifest, record.LocalPath!, cancellationToken);
-                await SetStatusAsync(record.Id, ArchiveStatus.Verified, "verified_at", null, null, cancellationToken);
+                await SetStatusAsync(record.Id, record.Status, ArchiveStatus.Verified, "verified_at", null, null, cancellationToken);
                 record.Status = ArchiveStatus.Verified;
                 await CheckpointAsync(ArchiveCheckpoint.AfterVerify, record.Id);
             }
@@ -336,14 +442,15 @@ public sealed partial class DataArchiver(
                 var key = $"{_options.S3Prefix.TrimEnd('/')}/{definition.Table}/{Path.GetFileName(record.LocalPath!)}";
                 await UploadToS3Async(ManifestPath(record.LocalPath!), _options.S3Bucket!, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken);
                 await UploadToS3Async(record.LocalPath!, _options.S3Bucket!, key, cancellationToken);
-                await SetStatusAsync(record.Id, ArchiveStatus.RemoteVerified, "remote_verified_at", _options.S3Bucket, key, cancellationToken);
+                await SetStatusAsync(record.Id, record.Status, ArchiveStatus.RemoteVerified, "remote_verified_at", _options.S3Bucket, key, cancellationToken);
                 record.Status = ArchiveStatus.RemoteVerified;
                 await CheckpointAsync(ArchiveCheckpoint.AfterRemoteVerify, record.Id);
             }
 
             if (await DropIfUnchangedAsync(definition, record, cancellationToken))
             {
-                return new(definition.Table, start, end, record.Id, record.RowCount, "archived and dropped", Dropped: true);
+                return new(definition.Table, start, end, record.Id, record.RowCount,
+                    late ? "late rows archived as a further archive of the range and dropped" : "archived and dropped", Dropped: true);
             }
 
             if (attempt == 1)
@@ -389,10 +496,13 @@ public sealed partial class DataArchiver(
         }
 
         await CheckpointAsync(ArchiveCheckpoint.DuringDrop, record.Id);
-        await using (var mark = new NpgsqlCommand("UPDATE financehub.archives SET status = 'Dropped', dropped_at = now(), last_error = NULL WHERE id = $1", connection, transaction))
+        var marked = await connection.ExecuteAsync(transaction,
+            "UPDATE financehub.archives SET status = 'Dropped', dropped_at = now(), last_error = NULL WHERE id = $1 AND status = $2",
+            [record.Id, record.Status.ToString()], cancellationToken);
+        if (marked != 1)
         {
-            mark.Parameters.Add(new() { Value = record.Id });
-            await mark.ExecuteNonQueryAsync(cancellationToken);
+            // Rolled back with the drop: the chunks stay.
+            throw new ArchiveBusyException($"Archive {record.Id} of {definition.Table} changed status while this run dropped its range; nothing was dropped.");
         }
 
         await transaction.CommitAsync(cancellationToken);
@@ -427,19 +537,33 @@ public sealed partial class DataArchiver(
         long size;
         try
         {
-            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
+            await using (var disk = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20, useAsync: true))
             {
+                var file = ArchiveFileWrapper?.Invoke(disk) ?? disk;
                 var hashing = new HashingStream(file);
                 await using (hashing)
                 {
                     // CSV is formatted on this thread while another compresses it (gzip is as costly as the formatting).
+                    // A failure on either side stops the other at once: the compressor completes the pipe with its error
+                    // and cancels the writer, which would otherwise wait forever for room in a pipe nobody reads, holding
+                    // this REPEATABLE READ transaction (and VACUUM) open.
+                    using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                     var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
                     var compress = Task.Run(async () =>
                     {
-                        await using var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true);
-                        await pipe.Reader.CopyToAsync(gzip, cancellationToken);
-                        await pipe.Reader.CompleteAsync();
-                    }, cancellationToken);
+                        try
+                        {
+                            await using var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true);
+                            await pipe.Reader.CopyToAsync(gzip, failed.Token);
+                            await pipe.Reader.CompleteAsync();
+                        }
+                        catch (Exception ex)
+                        {
+                            await pipe.Reader.CompleteAsync(ex);
+                            await failed.CancelAsync();
+                            throw;
+                        }
+                    }, CancellationToken.None);
                     try
                     {
                         await using (var csvOut = pipe.Writer.AsStream(leaveOpen: true))
@@ -454,15 +578,15 @@ public sealed partial class DataArchiver(
                             var time = SqlIdentifiers.Quote(definition.TimeColumn);
                             await using var exporter = await connection.BeginBinaryExportAsync(
                                 $"COPY (SELECT {names}, hash_record_extended(t, 0) FROM {SqlIdentifiers.Quote(definition.Table)} t WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) TO STDOUT (FORMAT BINARY)",
-                                cancellationToken);
+                                failed.Token);
                             var readers = columns.Select(c => ArchiveColumns.FieldCopier(c.Type)).ToArray();
-                            while (await exporter.StartRowAsync(cancellationToken) != -1)
+                            while (await exporter.StartRowAsync(failed.Token) != -1)
                             {
                                 for (var i = 0; i < readers.Length; i++)
                                 {
                                     if (exporter.IsNull)
                                     {
-                                        await exporter.SkipAsync(cancellationToken);
+                                        await exporter.SkipAsync(failed.Token);
                                         csv.WriteField(ArchiveColumns.Null);
                                     }
                                     else
@@ -479,7 +603,7 @@ public sealed partial class DataArchiver(
                                 }
                             }
 
-                            await csv.FlushAsync(cancellationToken);
+                            await csv.FlushAsync(failed.Token);
                         }
 
                         await pipe.Writer.CompleteAsync();
@@ -574,7 +698,8 @@ public sealed partial class DataArchiver(
                 await writer.StartRowAsync(cancellationToken);
                 for (var i = 0; i < manifest.Columns.Count; i++)
                 {
-                    await ArchiveColumns.WriteAsync(writer, manifest.Columns[i].Type, csv.GetString(i), cancellationToken);
+                    await ArchiveColumns.WriteAsync(writer, manifest.Columns[i].Type,
+                        ArchiveColumns.IsNull(csv.GetRawSpan(i)) ? null : csv.GetString(i), cancellationToken);
                 }
 
                 rows++;
@@ -624,7 +749,13 @@ public sealed partial class DataArchiver(
                 throw new ArchiveIntegrityException($"Archive {archive} has no manifest beside it ({Path.GetFileName(manifestPath)}); it cannot be verified.");
             }
 
-            return (await ReadManifestAsync(manifestPath, cancellationToken), archive, false);
+            var local = await ReadManifestAsync(manifestPath, cancellationToken);
+            if (local.DataFile != Path.GetFileName(archive))
+            {
+                throw new ArchiveIntegrityException($"The manifest beside {archive} describes another file ({local.DataFile}); it cannot vouch for this one.");
+            }
+
+            return (local, archive, false);
         }
 
         if (!_options.S3Enabled || archive.StartsWith('/') || archive.StartsWith('.'))
@@ -642,7 +773,9 @@ public sealed partial class DataArchiver(
         {
             using (var manifestObject = await s3.GetObjectAsync(bucket, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken))
             {
-                manifest = await JsonSerializer.DeserializeAsync(manifestObject.ResponseStream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken);
+                manifest = ManifestValidation.Validate(
+                    await JsonSerializer.DeserializeAsync(manifestObject.ResponseStream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken),
+                    $"s3://{bucket}/{manifestObject.Key}");
             }
 
             using var data = await s3.GetObjectAsync(bucket, key, cancellationToken);
@@ -666,6 +799,13 @@ public sealed partial class DataArchiver(
         => Hypertables.All.Any(h => h.Table == table) ? table : throw new ArgumentException(
             $"Unknown table '{table}'. Archives restore into {string.Join(", ", Hypertables.All.Select(h => h.Table))}.", nameof(table));
 
+    /// <summary>
+    /// Dropping archived chunks of prices that a continuous aggregate's refresh still reaches would delete their candles at
+    /// its next refresh (community edition): archive only rows older than every refresh window.
+    /// </summary>
+    private Task RequireAggregatesKeepDroppedRangesAsync(HypertableDefinition definition, TimeSpan archiveAfter, CancellationToken cancellationToken)
+        => _catalog.RequireRefreshWindowsInsideAsync(null, definition.Table, archiveAfter, "Archiving and dropping rows older than", cancellationToken);
+
     private async Task RequireRetentionLongerThanAsync(HypertableDefinition definition, TimeSpan archiveAfter, CancellationToken cancellationToken)
     {
         // A retention that drops rows before the archiver reaches them would lose them unarchived.
@@ -681,67 +821,56 @@ public sealed partial class DataArchiver(
         }
     }
 
-    private async Task<ArchiveRecord?> FindRecordAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
+    /// <summary>Every archive of exactly this table and range, oldest first.</summary>
+    private async Task<List<ArchiveRecord>> FindRecordsAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+        => await dataSource.QueryAsync(
             """
             SELECT id, status, row_count, content_checksum, local_path, s3bucket, s3key FROM financehub.archives
             WHERE table_name = $1 AND range_start = $2 AND range_end = $3
-            """);
-        command.Parameters.Add(new() { Value = table });
-        command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        return await reader.ReadAsync(cancellationToken)
-            ? new ArchiveRecord
+            ORDER BY created_at, id
+            """, [table, Timestamp(start), Timestamp(end)], reader => new ArchiveRecord
             {
                 Id = reader.GetGuid(0), TableName = table, RangeStart = start, RangeEnd = end, Status = Enum.Parse<ArchiveStatus>(reader.GetString(1)),
                 RowCount = reader.GetInt64(2), ContentChecksum = reader.IsDBNull(3) ? null : reader.GetString(3),
                 LocalPath = reader.IsDBNull(4) ? null : reader.GetString(4), S3Bucket = reader.IsDBNull(5) ? null : reader.GetString(5),
                 S3Key = reader.IsDBNull(6) ? null : reader.GetString(6),
-            }
-            : null;
+            }, cancellationToken);
+
+    private async Task<long> CountRowsAsync(HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        var time = SqlIdentifiers.Quote(definition.TimeColumn);
+        return await dataSource.ScalarAsync<long>(
+            $"SELECT count(*) FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= $1 AND {time} < $2",
+            [Timestamp(start), Timestamp(end)], cancellationToken);
     }
 
-    private async Task UpsertRecordAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(
+    private async Task InsertRecordAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
+        => await dataSource.ExecuteAsync(
             """
             INSERT INTO financehub.archives (id, table_name, range_start, range_end, status, row_count, content_checksum, file_sha256, file_size,
                                              local_path, schema_version, created_at)
             VALUES ($1, $2, $3, $4, 'Exported', $5, $6, $7, $8, $9, $10, $11)
-            ON CONFLICT (table_name, range_start, range_end) DO UPDATE SET
-              id = excluded.id, status = 'Exported', row_count = excluded.row_count, content_checksum = excluded.content_checksum,
-              file_sha256 = excluded.file_sha256, file_size = excluded.file_size, local_path = excluded.local_path,
-              schema_version = excluded.schema_version, created_at = excluded.created_at, verified_at = NULL, remote_verified_at = NULL,
-              s3bucket = NULL, s3key = NULL, last_error = NULL
-            WHERE financehub.archives.status <> 'Dropped'
-            """);
-        command.Parameters.Add(new() { Value = manifest.Id });
-        command.Parameters.Add(new() { Value = manifest.Table });
-        command.Parameters.Add(new() { Value = manifest.RangeStart.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new() { Value = manifest.RangeEnd.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new() { Value = manifest.RowCount });
-        command.Parameters.Add(new() { Value = manifest.ContentChecksum });
-        command.Parameters.Add(new() { Value = manifest.FileSha256 });
-        command.Parameters.Add(new() { Value = manifest.FileSize });
-        command.Parameters.Add(new() { Value = path });
-        command.Parameters.Add(new() { Value = manifest.SchemaVersion });
-        command.Parameters.Add(new() { Value = manifest.CreatedAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
+            """,
+            [manifest.Id, manifest.Table, Timestamp(manifest.RangeStart), Timestamp(manifest.RangeEnd), manifest.RowCount, manifest.ContentChecksum,
+             manifest.FileSha256, manifest.FileSize, path, manifest.SchemaVersion, Timestamp(manifest.CreatedAt)], cancellationToken);
 
-    private async Task SetStatusAsync(Guid id, ArchiveStatus status, string timestampColumn, string? bucket, string? key, CancellationToken cancellationToken)
+    /// <summary>Moves an archive from <paramref name="from"/> to <paramref name="to"/>; another run that moved it first makes this throw.</summary>
+    private async Task SetStatusAsync(
+        Guid id, ArchiveStatus from, ArchiveStatus to, string timestampColumn, string? bucket, string? key, CancellationToken cancellationToken)
     {
         // timestampColumn is one of this class's constants, never input.
-        await using var command = dataSource.CreateCommand(
-            $"UPDATE financehub.archives SET status = $2, {timestampColumn} = now(), s3bucket = coalesce($3, s3bucket), s3key = coalesce($4, s3key) WHERE id = $1");
-        command.Parameters.Add(new() { Value = id });
-        command.Parameters.Add(new() { Value = status.ToString() });
-        command.Parameters.Add(new() { Value = (object?)bucket ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        command.Parameters.Add(new() { Value = (object?)key ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar });
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        var changed = await dataSource.ExecuteAsync(
+            $"UPDATE financehub.archives SET status = $3, {timestampColumn} = now(), s3bucket = coalesce($4, s3bucket), s3key = coalesce($5, s3key) WHERE id = $1 AND status = $2",
+            [id, from.ToString(), to.ToString(),
+             new NpgsqlParameter { Value = (object?)bucket ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar },
+             new NpgsqlParameter { Value = (object?)key ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Varchar }], cancellationToken);
+        if (changed != 1)
+        {
+            throw new ArchiveBusyException($"Archive {id} is no longer {from} (another run changed it); this run stops without dropping anything.");
+        }
     }
+
+    private static NpgsqlParameter Timestamp(DateTimeOffset value) => new() { Value = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 
     private async Task DeleteRecordAsync(ArchiveRecord record, CancellationToken cancellationToken)
     {
@@ -939,8 +1068,8 @@ public sealed partial class DataArchiver(
         await using var stream = File.OpenRead(path);
         try
         {
-            return await JsonSerializer.DeserializeAsync(stream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken)
-                ?? throw new ArchiveIntegrityException($"The manifest {path} is empty.");
+            return ManifestValidation.Validate(
+                await JsonSerializer.DeserializeAsync(stream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken), path);
         }
         catch (JsonException ex)
         {
@@ -951,11 +1080,18 @@ public sealed partial class DataArchiver(
     /// <inheritdoc />
     public void Dispose() => _s3?.Dispose();
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped an archive whose manifest cannot be trusted: {Reason}")]
+    private partial void LogUntrusted(string reason);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Archived {Rows} rows of {Table} [{Start}, {End}) into {Bytes} bytes")]
     private partial void LogExported(string table, DateTimeOffset start, DateTimeOffset end, long rows, long bytes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Uploaded {Key} to bucket {Bucket} ({Bytes} bytes) and verified it")]
     private partial void LogUploaded(string key, string bucket, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Automated archiving of {Table} without S3: the local files under {Folder} are the only copy of the rows it drops. Configure ARCHIVE_S3_BUCKET for a second copy")]
+    private partial void LogLocalOnly(string table, string folder);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Restored {Restored} of {Rows} rows of archive {Id} into {Table}")]
     private partial void LogRestored(Guid id, string table, long restored, long rows);

@@ -16,7 +16,8 @@ internal sealed class ArchiveRecordConfiguration : IEntityTypeConfiguration<Arch
         builder.Property(a => a.S3Bucket).HasMaxLength(255);
         builder.Property(a => a.S3Key).HasMaxLength(1024);
         builder.Property(a => a.SchemaVersion).HasMaxLength(150);
-        // One archive per table and range: the automated archiver's resume point.
-        builder.HasIndex(a => new { a.TableName, a.RangeStart, a.RangeEnd }).IsUnique();
+        // Any number of archives per table and range: rows written late into a range that was archived and dropped
+        // are archived as a further archive of it. The index finds them all (restore of a range, the archiver's resume point).
+        builder.HasIndex(a => new { a.TableName, a.RangeStart, a.RangeEnd });
     }
 }

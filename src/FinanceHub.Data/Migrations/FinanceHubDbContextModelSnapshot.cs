@@ -184,7 +184,6 @@ namespace FinanceHub.Data.Migrations
                         .HasName("pk_archives");
 
                     b.HasIndex("TableName", "RangeStart", "RangeEnd")
-                        .IsUnique()
                         .HasDatabaseName("ix_archives_table_name_range_start_range_end");
 
                     b.ToTable("archives", "financehub");

@@ -160,7 +160,7 @@ public sealed partial class TimescaleManager(
     {
         RequirePositive(dropAfter, nameof(dropAfter));
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        await RequireRetentionKeepsAggregatesAsync(relation, dropAfter, "A retention", cancellationToken);
+        await _catalog.RequireRefreshWindowsInsideAsync(relation.Schema, relation.Name, dropAfter, "A retention", cancellationToken);
         if (await GetEditionAsync(cancellationToken) == TimescaleEdition.Community)
         {
             await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -201,41 +201,8 @@ public sealed partial class TimescaleManager(
     {
         RequirePositive(olderThan, nameof(olderThan));
         var relation = await ResolveHypertableAsync(table, cancellationToken);
-        await RequireRetentionKeepsAggregatesAsync(relation, olderThan, "Dropping chunks older than", cancellationToken);
+        await _catalog.RequireRefreshWindowsInsideAsync(relation.Schema, relation.Name, olderThan, "Dropping chunks older than", cancellationToken);
         return await dataSource.ScalarAsync<int>("SELECT financehub.apply_retention($1::oid::regclass, $2::interval)", [Oid(relation), olderThan], cancellationToken);
-    }
-
-    /// <summary>
-    /// Refuses to drop raw rows that a continuous aggregate's refresh policy still reaches: its next refresh would recompute
-    /// those buckets from nothing and delete them from the aggregate. A price aggregate whose policy cannot be found is an error
-    /// (<see cref="TimescaleCatalogException"/>), never "nothing to protect".
-    /// </summary>
-    private async Task RequireRetentionKeepsAggregatesAsync(Relation relation, TimeSpan dropAfter, string what, CancellationToken cancellationToken)
-    {
-        foreach (var policy in await _catalog.GetRefreshPoliciesAsync(relation.Schema, relation.Name, cancellationToken))
-        {
-            if (policy.JobId is null)
-            {
-                continue;
-            }
-
-            if (policy.StartOffset is not { } startOffset)
-            {
-                throw new InvalidOperationException(
-                    $"{what} {Durations.Describe(dropAfter)} on {relation.Name} would drop rows that the refresh policy (job {policy.JobId}) of " +
-                    $"continuous aggregate {policy.View} still reaches: it has no start_offset, so every refresh recomputes the whole history and " +
-                    "would delete the buckets whose raw rows are gone. Give the policy a start_offset shorter than the retention first.");
-            }
-
-            if (dropAfter <= startOffset)
-            {
-                throw new InvalidOperationException(
-                    $"{what} {Durations.Describe(dropAfter)} on {relation.Name} is not longer than the refresh window " +
-                    $"({Durations.Describe(startOffset)}) of continuous aggregate {policy.View} (job {policy.JobId}): its next refresh would " +
-                    "recompute buckets whose raw rows are gone and delete them from the aggregate. Choose a longer retention, or shorten " +
-                    "the aggregate's refresh window first.");
-            }
-        }
     }
 
     /// <inheritdoc />

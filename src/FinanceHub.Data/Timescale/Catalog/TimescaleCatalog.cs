@@ -89,6 +89,39 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
     }
 
     /// <summary>
+    /// Refuses to drop raw rows that a continuous aggregate's refresh policy still reaches: its next refresh would recompute
+    /// those buckets from nothing and delete them from the aggregate. A price aggregate whose policy cannot be found is an error
+    /// (<see cref="TimescaleCatalogException"/>), never "nothing to protect".
+    /// </summary>
+    public async Task RequireRefreshWindowsInsideAsync(string? schema, string table, TimeSpan dropAfter, string what, CancellationToken cancellationToken)
+    {
+        foreach (var policy in await GetRefreshPoliciesAsync(schema ?? await dataSource.ScalarAsync<string>("SELECT current_schema()::text", [], cancellationToken), table, cancellationToken))
+        {
+            if (policy.JobId is null)
+            {
+                continue;
+            }
+
+            if (policy.StartOffset is not { } startOffset)
+            {
+                throw new InvalidOperationException(
+                    $"{what} {Durations.Describe(dropAfter)} on {table} would drop rows that the refresh policy (job {policy.JobId}) of " +
+                    $"continuous aggregate {policy.View} still reaches: it has no start_offset, so every refresh recomputes the whole history and " +
+                    "would delete the buckets whose raw rows are gone. Give the policy a start_offset shorter than the retention first.");
+            }
+
+            if (dropAfter <= startOffset)
+            {
+                throw new InvalidOperationException(
+                    $"{what} {Durations.Describe(dropAfter)} on {table} is not longer than the refresh window " +
+                    $"({Durations.Describe(startOffset)}) of continuous aggregate {policy.View} (job {policy.JobId}): its next refresh would " +
+                    "recompute buckets whose raw rows are gone and delete them from the aggregate. Choose a longer retention, or shorten " +
+                    "the aggregate's refresh window first.");
+            }
+        }
+    }
+
+    /// <summary>
     /// The retention of a hypertable (in <paramref name="schema"/>, or the current schema when null): TimescaleDB's retention
     /// job and the project's emulated policy, whichever exist.
     /// </summary>

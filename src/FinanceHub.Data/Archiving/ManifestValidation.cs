@@ -1,0 +1,86 @@
+using System.Text.RegularExpressions;
+using FinanceHub.Data.Entities;
+
+namespace FinanceHub.Data.Archiving;
+
+/// <summary>
+/// A manifest is input like any other (a file on disk or an S3 object anyone with access may have written): before the
+/// archiver reads, lists, restores or deletes anything on its word, it must describe one of the project's tables with
+/// supported column types, sane sizes and a data file that is a plain name beside the manifest.
+/// </summary>
+internal static partial class ManifestValidation
+{
+    public static ArchiveManifest Validate(ArchiveManifest? manifest, string source)
+    {
+        if (manifest is null)
+        {
+            throw new ArchiveIntegrityException($"The manifest {source} is empty.");
+        }
+
+        var problems = new List<string>();
+        if (manifest.Id == Guid.Empty)
+        {
+            problems.Add("it has no id");
+        }
+
+        var definition = Hypertables.All.FirstOrDefault(h => h.Table == manifest.Table);
+        if (definition is null)
+        {
+            problems.Add($"its table '{manifest.Table}' is not one of {string.Join(", ", Hypertables.All.Select(h => h.Table))}");
+        }
+        else if (manifest.TimeColumn != definition.TimeColumn)
+        {
+            problems.Add($"its time column '{manifest.TimeColumn}' is not {definition.TimeColumn}");
+        }
+
+        if (manifest.Columns is not { Count: > 0 })
+        {
+            problems.Add("it lists no columns");
+        }
+        else
+        {
+            if (manifest.Columns.Any(c => string.IsNullOrWhiteSpace(c.Name)) || manifest.Columns.Select(c => c.Name).Distinct(StringComparer.Ordinal).Count() != manifest.Columns.Count)
+            {
+                problems.Add("its column names are empty or repeated");
+            }
+
+            problems.AddRange(manifest.Columns.Where(c => !ArchiveColumns.IsSupported(c.Type)).Select(c => $"column {c.Name} has unsupported type '{c.Type}'"));
+        }
+
+        if (manifest.RangeStart >= manifest.RangeEnd)
+        {
+            problems.Add("its range is empty or reversed");
+        }
+
+        if (manifest.RowCount < 0 || manifest.FileSize < 0)
+        {
+            problems.Add("it gives a negative row count or size");
+        }
+
+        if (manifest.FileSha256 is null || !Sha256Hex().IsMatch(manifest.FileSha256))
+        {
+            problems.Add("its SHA-256 is not 64 hex digits");
+        }
+
+        if (manifest.DataFile is null || !DataFileName().IsMatch(manifest.DataFile) || Path.GetFileName(manifest.DataFile) != manifest.DataFile)
+        {
+            problems.Add($"its data file '{manifest.DataFile}' is not a plain *.csv.gz name beside the manifest");
+        }
+
+        if (manifest.Format != "csv+gzip" || manifest.NullMarker != ArchiveColumns.Null)
+        {
+            problems.Add($"its format '{manifest.Format}' with NULL marker '{manifest.NullMarker}' is not csv+gzip with {ArchiveColumns.Null}");
+        }
+
+        return problems.Count == 0
+            ? manifest
+            : throw new ArchiveIntegrityException(
+                $"The manifest {source} cannot be trusted: {string.Join("; ", problems)}. Nothing was read from or done to the files it names.");
+    }
+
+    [GeneratedRegex("^[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
+    private static partial Regex Sha256Hex();
+
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.csv\.gz$", RegexOptions.CultureInvariant)]
+    private static partial Regex DataFileName();
+}
