@@ -152,7 +152,41 @@ internal sealed class ArchivesCommand(CliContext context) : ICliCommand
         list.SetAction((parseResult, ct) => ListAsync(parseResult, ct));
         var cleanup = new Command("cleanup", "Delete old local archive files; never one without a verified remote copy unless --force.") { _olderThan, _keep, _force };
         cleanup.SetAction((parseResult, ct) => CleanupAsync(parseResult, ct));
-        return new Command("archives", "List or clean up archives.") { list, cleanup };
+        var verify = new Command("verify", "Check every local and remote copy of every archive in the catalog (present, size, SHA-256); exit 1 on any problem.");
+        verify.SetAction((parseResult, ct) => VerifyAsync(parseResult, ct));
+        return new Command("archives", "List, verify or clean up archives.") { list, verify, cleanup };
+    }
+
+    private async Task<int> VerifyAsync(ParseResult parseResult, CancellationToken cancellationToken)
+    {
+        await using var services = CliContext.CreateServices(parseResult);
+        var checks = await services.GetRequiredService<IDataArchiver>().VerifyArchivesAsync(
+            new Progress<string>(m => context.Error.WriteLine($"verifying {m}")), cancellationToken);
+        var bad = checks.Count(c => !c.Ok);
+        if (CliContext.Json(parseResult))
+        {
+            await context.WriteJsonAsync(new { checks, failed = bad });
+        }
+        else
+        {
+            var grid = new Table().AddColumns("table", "from", "to", "status", "local copy", "remote copy", "archive");
+            foreach (var c in checks)
+            {
+                grid.AddRow(Format.Escape(c.Table), Format.Time(c.RangeStart), Format.Time(c.RangeEnd), c.Status,
+                    Format.Escape(c.Local), Format.Escape(c.Remote), c.ArchiveId.ToString());
+            }
+
+            context.Console.Write(grid);
+            await context.Output.WriteLineAsync($"{checks.Count - bad} of {checks.Count} archive(s) verified.");
+        }
+
+        if (bad > 0)
+        {
+            await context.Error.WriteLineAsync($"financehub-data: error: {bad} archive(s) have a missing or different copy; see the table above");
+            return ExitCodes.Failed;
+        }
+
+        return ExitCodes.Ok;
     }
 
     private async Task<int> ListAsync(ParseResult parseResult, CancellationToken cancellationToken)

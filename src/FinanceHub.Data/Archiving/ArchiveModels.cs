@@ -83,6 +83,20 @@ public sealed record RestoreResult(
 /// <param name="Kept">Files that matched but were kept, with the reason.</param>
 public sealed record CleanupResult(IReadOnlyList<string> Deleted, IReadOnlyList<(string Path, string Reason)> Kept);
 
+/// <summary>What <c>archives verify</c> found for one archive of the catalog.</summary>
+/// <param name="ArchiveId">The archive.</param>
+/// <param name="Table">Its table.</param>
+/// <param name="RangeStart">Range start.</param>
+/// <param name="RangeEnd">Range end.</param>
+/// <param name="Status">Catalog status (Dropped: the archive holds the only copy of its rows).</param>
+/// <param name="Local">The local file: ok, missing, or how it differs; "none" when the catalog records no local file.</param>
+/// <param name="Remote">The S3 copy: ok, or the problem; "none" without one, "not checked" when S3 is not configured.</param>
+public sealed record ArchiveCheck(Guid ArchiveId, string Table, DateTimeOffset RangeStart, DateTimeOffset RangeEnd, string Status, string Local, string Remote)
+{
+    /// <summary>No copy that the catalog records is missing or different, and a dropped range has at least one good copy.</summary>
+    public bool Ok => Local is "ok" or "none" && Remote is "ok" or "none" or "not checked" && (Status != "Dropped" || Local == "ok" || Remote == "ok");
+}
+
 /// <summary>What one range of an automated run did.</summary>
 public sealed record AutomatedArchiveStep(
     string Table, DateTimeOffset RangeStart, DateTimeOffset RangeEnd, Guid ArchiveId, long Rows, string Outcome, bool Dropped);

@@ -243,6 +243,38 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Verify_confirms_every_copy_and_names_each_missing_or_different_one()
+    {
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "verify", withS3: true);
+        await ctx.SeedMetricsAsync(6);
+        var steps = await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
+        Assert.True(steps.Count >= 4);
+        var all = await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct);
+        Assert.Equal(steps.Select(s => s.ArchiveId).Order(), all.Select(c => c.ArchiveId).Order());
+        Assert.All(all, c => Assert.True(c.Ok && c.Local == "ok" && c.Remote == "ok", $"{c.Local} / {c.Remote}"));
+
+        var paths = await ctx.DataSource.QueryAsync("SELECT id, local_path, s3key FROM financehub.archives ORDER BY range_start");
+        var (flipped, deleted, remoteGone, bothGone) = ((Guid)paths[0][0]!, (Guid)paths[1][0]!, (Guid)paths[2][0]!, (Guid)paths[3][0]!);
+        var bytes = await File.ReadAllBytesAsync((string)paths[0][1]!, Ct);
+        bytes[^10] ^= 0xFF;
+        await File.WriteAllBytesAsync((string)paths[0][1]!, bytes, Ct);
+        File.Delete((string)paths[1][1]!);
+        await ctx.S3!.DeleteObjectAsync(ctx.Options.S3Bucket, (string)paths[2][2]!, Ct);
+        File.Delete((string)paths[3][1]!);
+        await ctx.S3!.DeleteObjectAsync(ctx.Options.S3Bucket, (string)paths[3][2]!, Ct);
+
+        var checks = (await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct)).ToDictionary(c => c.ArchiveId);
+
+        Assert.StartsWith("SHA-256", checks[flipped].Local, StringComparison.Ordinal);
+        Assert.Equal("ok", checks[flipped].Remote);
+        Assert.StartsWith("missing", checks[deleted].Local, StringComparison.Ordinal);
+        Assert.NotEqual("ok", checks[remoteGone].Remote);
+        Assert.Equal("ok", checks[remoteGone].Local);
+        Assert.False(checks[bothGone].Ok);
+        Assert.Equal(4, checks.Values.Count(c => !c.Ok));
+    }
+
+    [Fact]
     public void The_default_archive_folder_is_a_data_folder_not_a_temporary_one()
     {
         var path = new ArchiveOptions().BasePath;

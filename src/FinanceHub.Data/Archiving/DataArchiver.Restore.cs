@@ -1,0 +1,134 @@
+using System.Text.Json;
+using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
+using FinanceHub.Data.Timescale;
+using Npgsql;
+
+namespace FinanceHub.Data.Archiving;
+
+// Restore: an archive (local file or S3 object), or every archive of a range, back into its table through a staging table.
+public sealed partial class DataArchiver
+{
+    /// <inheritdoc />
+    public async Task<RestoreResult> RestoreFromArchiveAsync(string archive, string? table = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(archive);
+        var (manifest, path, temporary) = await LocateAsync(archive, cancellationToken);
+        try
+        {
+            var target = table ?? manifest.Table;
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+            var columns = await ArchiveColumns.ReadAsync(connection, transaction, ResolveTable(target), cancellationToken);
+            RequireSameSchema(manifest, target, columns);
+            await LoadIntoStagingAsync(connection, transaction, manifest, path, target, cancellationToken);
+            var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+            await using var insert = new NpgsqlCommand(
+                $"INSERT INTO {SqlIdentifiers.Quote(target)} ({names}) OVERRIDING SYSTEM VALUE SELECT {names} FROM financehub_archive_staging ON CONFLICT DO NOTHING",
+                connection, transaction) { CommandTimeout = 0 };
+            var restored = await insert.ExecuteNonQueryAsync(cancellationToken);
+            IReadOnlyList<AggregateRefreshResult>? refreshes = null;
+            await transaction.CommitAsync(cancellationToken);
+            LogRestored(manifest.Id, target, restored, manifest.RowCount);
+            if (restored > 0 && target == Hypertables.AssetPrices.Table)
+            {
+                refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+            }
+
+            return new RestoreResult(manifest.Id, target, manifest.RowCount, restored, refreshes);
+        }
+        finally
+        {
+            if (temporary)
+            {
+                File.Delete(path);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<RestoreResult>> RestoreRangeAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken = default)
+    {
+        var definition = Hypertables.Get(table);
+        if (start >= end)
+        {
+            throw new ArgumentException($"The restore range start ({start:O}) must be before its end ({end:O}).", nameof(start));
+        }
+
+        var archives = await dataSource.QueryAsync(
+            """
+            SELECT id, local_path, s3key FROM financehub.archives
+            WHERE table_name = $1 AND range_start < $3 AND range_end > $2
+            ORDER BY range_start, created_at, id
+            """, [definition.Table, Timestamp(start), Timestamp(end)],
+            r => (Id: r.GetGuid(0), Local: r.IsDBNull(1) ? null : r.GetString(1), Key: r.IsDBNull(2) ? null : r.GetString(2)), cancellationToken);
+        var results = new List<RestoreResult>();
+        foreach (var (id, local, key) in archives)
+        {
+            var source = local is not null && File.Exists(local) ? local
+                : key is not null && _options.S3Enabled ? key
+                : throw new ArchiveIntegrityException(
+                    $"Archive {id} of {definition.Table} has neither its local file ({local ?? "none recorded"}) nor a reachable S3 copy " +
+                    $"({key ?? "none recorded"}{(_options.S3Enabled ? "" : "; S3 is not configured")}). Nothing after it was restored.");
+            results.Add(await RestoreFromArchiveAsync(source, definition.Table, cancellationToken));
+        }
+
+        return results;
+    }
+
+    private async Task<(ArchiveManifest Manifest, string Path, bool Temporary)> LocateAsync(string archive, CancellationToken cancellationToken)
+    {
+        if (File.Exists(archive))
+        {
+            var manifestPath = ManifestPath(archive);
+            if (!File.Exists(manifestPath))
+            {
+                throw new ArchiveIntegrityException($"Archive {archive} has no manifest beside it ({Path.GetFileName(manifestPath)}); it cannot be verified.");
+            }
+
+            var local = await ReadManifestAsync(manifestPath, cancellationToken);
+            if (local.DataFile != Path.GetFileName(archive))
+            {
+                throw new ArchiveIntegrityException($"The manifest beside {archive} describes another file ({local.DataFile}); it cannot vouch for this one.");
+            }
+
+            return (local, archive, false);
+        }
+
+        if (!_options.S3Enabled || archive.StartsWith('/') || archive.StartsWith('.'))
+        {
+            throw new ArgumentException($"There is no archive file '{archive}'" + (_options.S3Enabled ? "." : ", and no S3 bucket is configured to look for it as a key."), nameof(archive));
+        }
+
+        var bucket = _options.S3Bucket!;
+        var key = archive.StartsWith("s3://", StringComparison.Ordinal) ? archive[(archive.IndexOf('/', 5) + 1)..] : archive;
+        var folder = Path.Combine(_options.BasePath, "restore");
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, $"{Guid.NewGuid():N}_{Path.GetFileName(key)}");
+        ArchiveManifest? manifest = null;
+        await S3CallAsync(bucket, async s3 =>
+        {
+            using (var manifestObject = await s3.GetObjectAsync(bucket, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken))
+            {
+                manifest = ManifestValidation.Validate(
+                    await JsonSerializer.DeserializeAsync(manifestObject.ResponseStream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken),
+                    $"s3://{bucket}/{manifestObject.Key}");
+            }
+
+            using var data = await s3.GetObjectAsync(bucket, key, cancellationToken);
+            await using var file = File.Create(path);
+            await data.ResponseStream.CopyToAsync(file, cancellationToken);
+        }, cancellationToken);
+        return (manifest ?? throw new ArchiveIntegrityException($"The manifest of s3://{bucket}/{key} is empty."), path, true);
+    }
+
+    private static void RequireSameSchema(ArchiveManifest manifest, string target, List<ArchiveColumn> columns)
+    {
+        if (!columns.SequenceEqual(manifest.Columns))
+        {
+            throw new ArchiveIntegrityException(
+                $"Archive {manifest.Id} holds rows of {manifest.Table} ({string.Join(", ", manifest.Columns.Select(c => $"{c.Name} {c.Type}"))}), " +
+                $"which do not fit {target} ({string.Join(", ", columns.Select(c => $"{c.Name} {c.Type}"))}). Restore it into a table with the archive's columns.");
+        }
+    }
+}
