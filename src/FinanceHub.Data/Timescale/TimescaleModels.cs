@@ -89,7 +89,9 @@ public sealed record JobInfo(
 /// <param name="Kind">continuous aggregate or materialized view.</param>
 /// <param name="MaterializedThrough">Up to where it holds materialized rows (its watermark).</param>
 /// <param name="RealTime">Whether queries also see rows newer than the watermark.</param>
-public sealed record AggregateInfo(string View, string Kind, DateTimeOffset? MaterializedThrough, bool RealTime);
+/// <param name="RefreshReach">How far back its refresh policy reaches (the widest <c>start_offset</c>; <see cref="TimeSpan.MaxValue"/>
+/// for a policy without one); null without a native policy. Rows older than that are materialized only by an explicit refresh.</param>
+public sealed record AggregateInfo(string View, string Kind, DateTimeOffset? MaterializedThrough, bool RealTime, TimeSpan? RefreshReach = null);
 
 /// <summary>Storage of the database and of each hypertable.</summary>
 public sealed record StorageInfo(string Database, long DatabaseBytes, IReadOnlyList<HypertableStorage> Hypertables);

@@ -215,6 +215,31 @@ public sealed class BulkIngestTests(DatabaseFixture fixture)
         return (Ingestor(dataSource), dataSource);
     }
 
+    [Fact]
+    public async Task History_loaded_into_a_new_database_keeps_its_candles_after_the_refresh_policies_run()
+    {
+        // The policies only look back 7 and 30 days: without a refresh of older rows at load time, their first run would
+        // move the watermark past 60 days of history that was never materialized, and those candles would disappear.
+        var (ingestor, dataSource) = await NewDatabaseAsync();
+        var today = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        var rows = new List<PriceRow>();
+        for (var (t, n) = (today.AddDays(-60), 0); t < today; t = t.AddHours(1), n++)
+        {
+            rows.Add(new PriceRow("BTC", t, 100 + n % 13, 120 + n % 7, 90 - n % 5, 100 + n % 11, 1 + n % 3));
+        }
+
+        await ingestor.IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
+        var maintenance = await Manager(dataSource).RunMaintenanceAsync(force: true, Ct);
+
+        Assert.DoesNotContain(maintenance, m => m.Outcome == MaintenanceOutcome.Failed);
+        var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
+        var daily = await repository.GetOhlcvAsync("BTC", BucketWidth.OneDay, today.AddDays(-60), today, cancellationToken: Ct);
+        var hourly = await repository.GetOhlcvAsync("BTC", BucketWidth.OneHour, today.AddDays(-60), today, cancellationToken: Ct);
+        Assert.Equal(Reference.Candles(rows, BucketWidth.OneDay, TimeZoneInfo.Utc, today.AddDays(-60), today), daily.Candles);
+        Assert.Equal(Reference.Candles(rows, BucketWidth.OneHour, TimeZoneInfo.Utc, today.AddDays(-60), today), hourly.Candles);
+        Assert.Equal(60, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_daily"));
+    }
+
     private static PriceRow Row(string symbol, DateTimeOffset date, decimal close) => new(symbol, date, close, close + 1, close - 1, close, 5);
 
     private static async IAsyncEnumerable<PriceRow> Generate(string symbol, int count)

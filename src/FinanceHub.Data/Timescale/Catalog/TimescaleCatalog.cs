@@ -181,9 +181,13 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             r => (r.GetInt32(0), r.GetString(1), r.GetString(2)), cancellationToken);
     }
 
-    /// <summary>Continuous aggregates with their watermarks (community edition).</summary>
+    /// <summary>Continuous aggregates with their watermarks and how far back their refresh policies reach (community edition).</summary>
     public async Task<IReadOnlyList<AggregateInfo>> GetContinuousAggregatesAsync(CancellationToken cancellationToken)
-        => await dataSource.QueryAsync(
+    {
+        var reach = (await GetRefreshPoliciesAsync(null, null, cancellationToken)).Where(p => p.JobId is not null)
+            .GroupBy(p => (p.ViewSchema, p.View))
+            .ToDictionary(g => g.Key.View, g => g.Max(p => p.StartOffset ?? TimeSpan.MaxValue));
+        var aggregates = await dataSource.QueryAsync(
             """
             SELECT ca.view_name::text, ca.materialized_only,
                    -- With nothing materialized, the watermark is the lowest time PostgreSQL has (before year 1).
@@ -194,6 +198,8 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             ORDER BY 1
             """, [], r => new AggregateInfo(r.GetString(0), "continuous aggregate",
                 r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1)), cancellationToken);
+        return [.. aggregates.Select(a => a with { RefreshReach = reach.TryGetValue(a.View, out var r) ? r : null })];
+    }
 
     /// <summary>The hypertable a continuous aggregate reads, or null when <paramref name="view"/> is not one.</summary>
     public async Task<(string Schema, string Name)?> GetAggregateSourceAsync(string viewSchema, string view, CancellationToken cancellationToken)
