@@ -14,6 +14,18 @@ public static class CliApplication
         var context = new CliContext(output, error, interactive);
         var root = BuildRootCommand(context);
         var parseResult = root.Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            // Bad usage is exit code 2, whatever System.CommandLine's default: an unknown command or option, a missing value.
+            foreach (var parseError in parseResult.Errors)
+            {
+                await error.WriteLineAsync($"financehub-data: error: {parseError.Message}");
+            }
+
+            await error.WriteLineAsync($"Run '{string.Join(' ', CommandPath(parseResult).Prepend("financehub-data"))} --help' for usage.");
+            return ExitCodes.Usage;
+        }
+
         try
         {
             return await parseResult.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
@@ -23,6 +35,17 @@ public static class CliApplication
             await error.WriteLineAsync($"financehub-data: error: {reason}");
             return code;
         }
+    }
+
+    private static List<string> CommandPath(ParseResult parseResult)
+    {
+        var names = new List<string>();
+        for (var result = parseResult.CommandResult; result?.Parent is not null; result = result.Parent as System.CommandLine.Parsing.CommandResult)
+        {
+            names.Insert(0, result.Command.Name);
+        }
+
+        return names;
     }
 
     internal static RootCommand BuildRootCommand(CliContext context)
@@ -89,17 +112,48 @@ public static class ExitCodes
     internal static (int Code, string Reason)? Classify(Exception exception) => exception switch
     {
         OperationCanceledException => (Failed, "cancelled"),
-        ArgumentException e => (Usage, OneLine(e.Message)),
+        PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } e =>
+            (Usage, OneLine($"the database refused the login ({e.SqlState}: {e.MessageText}); check the user and password in --connection, " +
+                            "FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_USER/TIMESCALE_DB_PASSWORD")),
+        PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } e =>
+            (Usage, OneLine($"{e.MessageText}; check the database name in --connection, FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_NAME")),
+        ArgumentException e => (Usage, OneLine(CliWording.Of(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message))),
         CliUsageException e => (Usage, OneLine(e.Message)),
         Microsoft.Extensions.Options.OptionsValidationException e => (Usage, OneLine(string.Join(" ", e.Failures))),
         NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException } e => (Unreachable, OneLine($"cannot reach the database: {e.Message}")),
         PostgresException e => (Failed, OneLine($"{e.SqlState}: {e.MessageText}{(e.Hint is null ? "" : $" ({e.Hint})")}")),
-        InvalidOperationException e => (Failed, OneLine(e.Message)),
+        InvalidOperationException e => (Failed, OneLine(CliWording.Of(e.Message))),
         IOException e => (Failed, OneLine(e.Message)),
         _ => (Failed, OneLine($"{exception.GetType().Name}: {exception.Message}")),
     };
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
+}
+
+/// <summary>
+/// The library's messages name its API (<c>UnknownSymbolMode.Create</c>); on the command line the same advice names the
+/// flag that does it.
+/// </summary>
+internal static class CliWording
+{
+    private static readonly (string Api, string Cli)[] Phrases =
+    [
+        ("load with UnknownSymbolMode.Create", "pass --create-symbols"),
+        ("load its prices with UnknownSymbolMode.Create", "load its prices with --create-symbols"),
+        ("Load with ConflictMode.Skip to keep the rows that are there, or ConflictMode.Update to replace them.",
+         "Pass --on-conflict Skip to keep the rows that are there, or --on-conflict Update to replace them."),
+        ("(ITimescaleManager.CreateHypertableAsync or 'financehub-data convert')", "(financehub-data convert check, then convert run)"),
+    ];
+
+    public static string Of(string message)
+    {
+        foreach (var (api, cli) in Phrases)
+        {
+            message = message.Replace(api, cli, StringComparison.Ordinal);
+        }
+
+        return message;
+    }
 }
 
 /// <summary>Bad usage found after parsing (a combination of options that makes no sense).</summary>

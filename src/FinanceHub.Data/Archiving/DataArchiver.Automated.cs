@@ -93,11 +93,7 @@ public sealed partial class DataArchiver
 
             if (_options.S3Enabled && record.Status < ArchiveStatus.RemoteVerified)
             {
-                var key = $"{_options.S3Prefix.TrimEnd('/')}/{definition.Table}/{Path.GetFileName(record.LocalPath!)}";
-                await UploadToS3Async(ManifestPath(record.LocalPath!), _options.S3Bucket!, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken);
-                await UploadToS3Async(record.LocalPath!, _options.S3Bucket!, key, cancellationToken);
-                await SetStatusAsync(record.Id, record.Status, ArchiveStatus.RemoteVerified, "remote_verified_at", _options.S3Bucket, key, cancellationToken);
-                record.Status = ArchiveStatus.RemoteVerified;
+                await UploadArchiveAsync(record, cancellationToken);
                 await CheckpointAsync(ArchiveCheckpoint.AfterRemoteVerify, record.Id);
             }
 

@@ -1,6 +1,8 @@
 using Amazon.Runtime;
-using Amazon.S3;
 using Amazon.S3.Model;
+using Amazon.S3;
+using FinanceHub.Data.Entities;
+using ArchiveStatus = FinanceHub.Data.Entities.ArchiveStatus;
 
 namespace FinanceHub.Data.Archiving;
 
@@ -75,6 +77,12 @@ public sealed partial class DataArchiver
     /// One PUT for small files, a multipart upload for large ones. Every request carries the SHA-256 of its bytes in
     /// x-amz-checksum-sha256, which S3 checks on receipt; no chunked trailers, so S3-compatible stores take it as well.
     /// </summary>
+    /// <remarks>
+    /// Written by hand rather than with the SDK's TransferUtility: that one sends its checksums as aws-chunked trailers
+    /// (which not every S3-compatible store accepts) and does not hand back a SHA-256 per part and for the whole object
+    /// to record and compare. AutomatedArchiveTests upload through this path to a real S3 API (moto), including a
+    /// connection that fails mid-upload.
+    /// </remarks>
     private async Task UploadAsync(IAmazonS3 s3, Stream stream, long length, string bucket, string key, string fileSha256, CancellationToken cancellationToken)
     {
         var partSize = (int)Math.Min(_options.MultipartPartSize, int.MaxValue);
@@ -150,6 +158,17 @@ public sealed partial class DataArchiver
 
     private string RequireBucket()
         => _options.S3Bucket is { Length: > 0 } bucket ? bucket : throw new InvalidOperationException("No S3 bucket is configured; set ARCHIVE_S3_BUCKET.");
+
+    /// <summary>Uploads a verified archive and its manifest, checks the remote copy, and records it (status RemoteVerified); returns the key.</summary>
+    private async Task<string> UploadArchiveAsync(ArchiveRecord record, CancellationToken cancellationToken)
+    {
+        var key = $"{_options.S3Prefix.TrimEnd('/')}/{record.TableName}/{Path.GetFileName(record.LocalPath!)}";
+        await UploadToS3Async(ManifestPath(record.LocalPath!), _options.S3Bucket!, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken);
+        await UploadToS3Async(record.LocalPath!, _options.S3Bucket!, key, cancellationToken);
+        await SetStatusAsync(record.Id, record.Status, ArchiveStatus.RemoteVerified, "remote_verified_at", _options.S3Bucket, key, cancellationToken);
+        record.Status = ArchiveStatus.RemoteVerified;
+        return key;
+    }
 
     private async Task S3CallAsync(string bucket, Func<IAmazonS3, Task> call, CancellationToken cancellationToken)
     {

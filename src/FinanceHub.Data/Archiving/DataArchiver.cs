@@ -1,12 +1,13 @@
 using System.IO.Compression;
-using Amazon.S3;
 using Amazon.S3.Model;
+using Amazon.S3;
 using FinanceHub.Data.Entities;
-using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Catalog;
+using FinanceHub.Data.Timescale;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ArchiveStatus = FinanceHub.Data.Entities.ArchiveStatus;
 
 namespace FinanceHub.Data.Archiving;
 
@@ -96,7 +97,17 @@ public sealed partial class DataArchiver(
 
         var (manifest, path) = await ExportAsync(definition, request.Start, request.End, progress, cancellationToken);
         await InsertRecordAsync(manifest, path, cancellationToken);
-        return new ArchiveInfo(manifest, path, null);
+        if (!_options.S3Enabled)
+        {
+            return new ArchiveInfo(manifest, path, null);
+        }
+
+        // With S3 configured, a range archive gets what an automated one gets: read back, uploaded, checked remotely, recorded.
+        var record = (await FindRecordsAsync(definition.Table, manifest.RangeStart, manifest.RangeEnd, cancellationToken)).Single(r => r.Id == manifest.Id);
+        await VerifyFileAsync(manifest, path, cancellationToken);
+        await SetStatusAsync(record.Id, record.Status, ArchiveStatus.Verified, "verified_at", null, null, cancellationToken);
+        record.Status = ArchiveStatus.Verified;
+        return new ArchiveInfo(manifest, path, await UploadArchiveAsync(record, cancellationToken));
     }
 
     /// <inheritdoc />

@@ -275,6 +275,32 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_range_archive_goes_to_S3_as_automated_ones_do_and_a_missing_bucket_is_an_error()
+    {
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "range_s3", withS3: true);
+        await ctx.SeedMetricsAsync(3);
+
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest(Table, DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow.AddDays(-1)), cancellationToken: Ct);
+
+        Assert.NotNull(archive.S3Key);
+        using (var remote = await ctx.S3!.GetObjectAsync(ctx.Options.S3Bucket, archive.S3Key, Ct))
+        using (var buffer = new MemoryStream())
+        {
+            await remote.ResponseStream.CopyToAsync(buffer, Ct);
+            Assert.Equal(System.Security.Cryptography.SHA256.HashData(await File.ReadAllBytesAsync(archive.LocalPath!, Ct)),
+                System.Security.Cryptography.SHA256.HashData(buffer.ToArray()));
+        }
+
+        Assert.Equal("RemoteVerified", await ctx.DataSource.ScalarAsync<string>("SELECT status FROM financehub.archives WHERE id = $1", archive.Manifest.Id));
+
+        ctx.Options.S3Bucket = "fh-no-such-bucket-" + Guid.NewGuid().ToString("N")[..8];
+        using var missing = ctx.CreateArchiver();
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            missing.ArchiveTableAsync(new ArchiveRequest(Table, DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow.AddDays(-2)), cancellationToken: Ct));
+        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void The_default_archive_folder_is_a_data_folder_not_a_temporary_one()
     {
         var path = new ArchiveOptions().BasePath;
