@@ -155,6 +155,7 @@ export TIMESCALE_DB_PORT=$PG_PORT
 export TIMESCALE_DB_NAME=financehub
 export TIMESCALE_DB_USER=postgres
 export TIMESCALE_DB_PASSWORD=$PG_PASSWORD
+export FINANCEHUB_CONNECTION_STRING="Host=127.0.0.1;Port=$PG_PORT;Database=financehub;Username=postgres;Password=$PG_PASSWORD"
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$S3_PORT
 export AWS_ACCESS_KEY_ID=testing
 export AWS_SECRET_ACCESS_KEY=testing

@@ -733,3 +733,32 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128214936_PendingRefreshes') THEN
+    -- Refresh windows that a refresh started by the project could not run because a concurrent refresh held them
+    -- (TimescaleDB 2.27+ fails such a refresh with 55P03). Recorded so that nothing depends on luck: the next
+    -- `financehub-data maintain` (IMaintenanceRunner.RunDueAsync) refreshes them and deletes the rows.
+    CREATE TABLE IF NOT EXISTS financehub.pending_refreshes (
+      id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      view_name text NOT NULL,
+      range_start timestamptz,
+      range_end timestamptz,
+      reason text,
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128214936_PendingRefreshes') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261128214936_PendingRefreshes', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

@@ -251,6 +251,11 @@ internal sealed class ArchivesCommand(CliContext context) : ICliCommand
             await context.Output.WriteLineAsync($"kept {path}: {reason}");
         }
 
+        if (result.Deleted.Count == 0 && result.Kept.Count == 0)
+        {
+            await context.Output.WriteLineAsync("No local archive matched; nothing was deleted.");
+        }
+
         return ExitCodes.Ok;
     }
 }

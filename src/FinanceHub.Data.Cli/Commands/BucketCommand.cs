@@ -36,7 +36,14 @@ internal sealed class BucketCommand(CliContext context) : ICliCommand
             return ExitCodes.Ok;
         }
 
-        var table = new Table().AddColumns("bucket", "series", "count", "avg", "min", "max", "sum");
+        // Which column the aggregates are of, per table (the repository's measure), so nobody has to guess.
+        var (measure, summed) = query.Table switch
+        {
+            "asset_prices_historic" => ("close", "volume"),
+            "api_usage_logs" => ("duration_ms", "duration_ms"),
+            _ => ("value", "value"),
+        };
+        var table = new Table().AddColumns("bucket", "series", "count", $"avg({measure})", $"min({measure})", $"max({measure})", $"sum({summed})");
         foreach (var r in rows)
         {
             table.AddRow(Format.Time(r.Bucket), Format.Escape(r.Series), r.Count.ToString(CultureInfo.InvariantCulture), N(r.Average), N(r.Minimum), N(r.Maximum), N(r.Sum));

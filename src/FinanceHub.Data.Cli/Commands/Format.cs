@@ -9,7 +9,7 @@ internal static class Format
     public static IEnumerable<string> PendingRefreshes(IReadOnlyList<Timescale.AggregateRefreshResult>? refreshes)
         => (refreshes ?? []).Where(r => r.Status == Timescale.AggregateRefreshStatus.Pending).Select(r =>
             $"note: {r.View} was not refreshed over the loaded range because a concurrent refresh held it ({r.Detail}); " +
-            "the rows are committed and read from the table until its refresh policy runs (or: financehub-data maintain --force).");
+            "the rows are committed and the window is recorded: the next 'financehub-data maintain' refreshes it.");
 
     public static string Bytes(long? bytes) => bytes switch
     {

@@ -72,13 +72,19 @@ internal sealed class MigrateCommand(CliContext context) : ICliCommand
             steps = [.. all.Where((m, i) => i > index && !applied.Contains(m)), .. all.Where((m, i) => i > index && applied.Contains(m)).Reverse()];
         }
 
+        // One migration at a time, so the output says what was done, and a failure names the step that failed.
+        var migrator = db.GetService<IMigrator>();
         foreach (var step in steps)
         {
-            await context.Error.WriteLineAsync(applied.Contains(step) ? $"reverting {step}" : $"applying {step}");
+            var reverting = applied.Contains(step);
+            var stepTarget = reverting ? PreviousOf(all, step) : step;
+            await context.Error.WriteLineAsync(reverting ? $"reverting {step}" : $"applying {step}");
+            await migrator.MigrateAsync(stepTarget, cancellationToken);
+            await context.Error.WriteLineAsync(reverting ? $"reverted {step}" : $"applied {step}");
         }
 
-        await db.GetService<IMigrator>().MigrateAsync(target, cancellationToken);
-        var result = new { target, steps, upToDate = steps.Count == 0 };
+        var pending = all.Count - all.IndexOf(target) - 1;
+        var result = new { target, steps, upToDate = pending == 0, pending };
         if (CliContext.Json(parseResult))
         {
             await context.WriteJsonAsync(result);
@@ -92,6 +98,9 @@ internal sealed class MigrateCommand(CliContext context) : ICliCommand
 
         return ExitCodes.Ok;
     }
+
+    private static string PreviousOf(List<string> all, string migration)
+        => all.IndexOf(migration) is > 0 and var i ? all[i - 1] : Migration.InitialDatabase;
 
     private static string ResolveTarget(List<string> all, string to)
     {

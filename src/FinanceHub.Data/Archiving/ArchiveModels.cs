@@ -94,7 +94,8 @@ public sealed record CleanupResult(IReadOnlyList<string> Deleted, IReadOnlyList<
 public sealed record ArchiveCheck(Guid ArchiveId, string Table, DateTimeOffset RangeStart, DateTimeOffset RangeEnd, string Status, string Local, string Remote)
 {
     /// <summary>No copy that the catalog records is missing or different, and a dropped range has at least one good copy.</summary>
-    public bool Ok => Local is "ok" or "none" && Remote is "ok" or "none" or "not checked" && (Status != "Dropped" || Local == "ok" || Remote == "ok");
+    public bool Ok => Local is "ok" or "none" && (Remote is "ok" or "none" || Remote.StartsWith("not checked", StringComparison.Ordinal))
+                      && (Status != "Dropped" || Local == "ok" || Remote == "ok");
 }
 
 /// <summary>What one range of an automated run did.</summary>

@@ -74,7 +74,8 @@ public sealed partial class DataArchiver
         // Two attempts: if rows changed between the export and the drop, archive the range again once.
         for (var attempt = 0; ; attempt++)
         {
-            if (record is null || record.LocalPath is null || !File.Exists(record.LocalPath) && record.Status < ArchiveStatus.RemoteVerified)
+            // A new export when there is no archive to resume, or its local file is gone before a remote copy was verified.
+            if (record is null || (record.LocalPath is null || !File.Exists(record.LocalPath)) && record.Status < ArchiveStatus.RemoteVerified)
             {
                 var (exported, path) = await ExportAsync(definition, start, end, null, cancellationToken);
                 await InsertRecordAsync(exported, path, cancellationToken);

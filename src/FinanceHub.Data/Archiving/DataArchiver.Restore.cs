@@ -78,6 +78,12 @@ public sealed partial class DataArchiver
 
     private async Task<(ArchiveManifest Manifest, string Path, bool Temporary)> LocateAsync(string archive, CancellationToken cancellationToken)
     {
+        if (!File.Exists(archive) && !Path.IsPathRooted(archive) && File.Exists(Path.Combine(_options.BasePath, archive)))
+        {
+            // A name relative to the archive folder, as `archives list` shows them.
+            archive = Path.Combine(_options.BasePath, archive);
+        }
+
         if (File.Exists(archive))
         {
             var manifestPath = ManifestPath(archive);

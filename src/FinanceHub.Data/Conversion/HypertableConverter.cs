@@ -142,7 +142,7 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
             await reader.ReadAsync(cancellationToken);
             var rows = reader.GetInt64(0);
             results.Add(new("rows and time range", true, false, rows == 0 ? "empty" :
-                string.Create(CultureInfo.InvariantCulture, $"{rows:N0} rows from {reader.GetValue(1)} to {reader.GetValue(2)}")));
+                string.Create(CultureInfo.InvariantCulture, $"{rows:N0} rows from {Iso(reader.GetValue(1))} to {Iso(reader.GetValue(2))}")));
             results.Add(new("disk headroom", true, false,
                 string.Create(CultureInfo.InvariantCulture, $"the copy needs about {reader.GetInt64(3) / 1048576.0:N0} MiB free (the table and its indexes once more) until finalize")));
         }
@@ -604,6 +604,16 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
     private static string NewName(HypertableDefinition definition) => Truncate(definition.Table, "_hypertable_new");
 
     private static string Truncate(string name, string suffix) => (name.Length + suffix.Length > 63 ? name[..(63 - suffix.Length)] : name) + suffix;
+
+    /// <summary>A time as ISO 8601 in UTC, whatever the machine's culture (a date column as the date).</summary>
+    private static string Iso(object value) => value switch
+    {
+        DateTime t when t.TimeOfDay == TimeSpan.Zero && t.Kind == DateTimeKind.Unspecified => t.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        DateTime t => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        DateTimeOffset t => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
+        DateOnly d => d.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
+        _ => "-",
+    };
 
     private static string Q(string identifier) => SqlIdentifiers.Quote(identifier);
 

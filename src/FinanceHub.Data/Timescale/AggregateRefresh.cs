@@ -13,8 +13,9 @@ public enum AggregateRefreshStatus
 
     /// <summary>
     /// Another refresh of an overlapping window (usually the aggregate's refresh policy) kept it busy for longer than the
-    /// retries waited. Nothing is lost: the rows are committed, the repository reads raw rows past the watermark, and the
-    /// policy's next run (or <c>financehub-data maintain --force</c>) materializes the window.
+    /// retries waited. The rows are committed, and the window is recorded in <c>financehub.pending_refreshes</c>: the next
+    /// <c>financehub-data maintain</c> (<see cref="Maintenance.IMaintenanceRunner.RunDueAsync"/>) refreshes it. Until then
+    /// candles of that window that lie below the aggregate's watermark may lack the new rows.
     /// </summary>
     Pending,
 }

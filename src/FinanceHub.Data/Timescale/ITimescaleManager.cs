@@ -44,6 +44,9 @@ public interface ITimescaleManager
     /// Refuses a retention shorter than the refresh window of a continuous aggregate over the table.</summary>
     Task SetRetentionPolicyAsync(string table, TimeSpan dropAfter, CancellationToken cancellationToken = default);
 
+    /// <summary>The retention of <paramref name="table"/> (a native job or the project's policy), or null without one.</summary>
+    Task<TimeSpan?> GetRetentionPolicyAsync(string table, CancellationToken cancellationToken = default);
+
     /// <summary>Removes the retention of <paramref name="table"/>; returns whether there was one.</summary>
     Task<bool> RemoveRetentionPolicyAsync(string table, CancellationToken cancellationToken = default);
 

@@ -183,6 +183,14 @@ public sealed partial class TimescaleManager(
     }
 
     /// <inheritdoc />
+    public async Task<TimeSpan?> GetRetentionPolicyAsync(string table, CancellationToken cancellationToken = default)
+    {
+        var relation = await ResolveHypertableAsync(table, cancellationToken);
+        var retentions = await _catalog.GetRetentionsAsync(relation.Schema, relation.Name, cancellationToken);
+        return retentions.Count > 0 ? retentions.Min() : null;
+    }
+
+    /// <inheritdoc />
     public async Task<bool> RemoveRetentionPolicyAsync(string table, CancellationToken cancellationToken = default)
     {
         var relation = await ResolveHypertableAsync(table, cancellationToken);
@@ -410,6 +418,10 @@ public sealed partial class TimescaleManager(
                 [Oid(relation), (object?)start ?? DBNull.Value, (object?)end ?? DBNull.Value], ct), cancellationToken);
             if (pending is not null)
             {
+                // Owed, not forgotten: the next maintenance run refreshes the window (some windows no policy ever reaches).
+                await dataSource.ExecuteAsync(
+                    "INSERT INTO financehub.pending_refreshes (view_name, range_start, range_end, reason) VALUES ($1, $2, $3, $4)",
+                    [relation.QualifiedName, Nullable(start), Nullable(end), pending], cancellationToken);
                 LogRefreshPending(relation.Name, start, end, attempts, pending);
                 return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Pending, attempts, pending);
             }
@@ -503,14 +515,21 @@ public sealed partial class TimescaleManager(
     private async Task<Relation> ResolveAsync(string name, string kinds, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var rows = await dataSource.QueryAsync(
-            """
-            SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text
-            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE (c.relname = $1 AND pg_table_is_visible(c.oid)) OR c.oid = to_regclass($1)
-            ORDER BY c.relname = $1 DESC
-            LIMIT 1
-            """, [name], r => new Relation(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), r.GetString(3)[0]), cancellationToken);
+        const string select = "SELECT c.oid, n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace";
+        static Relation Map(NpgsqlDataReader r) => new(r.GetFieldValue<uint>(0), r.GetString(1), r.GetString(2), r.GetString(3)[0]);
+        var rows = await dataSource.QueryAsync($"{select} WHERE c.relname = $1 AND pg_table_is_visible(c.oid) LIMIT 1", [name], Map, cancellationToken);
+        if (rows.Count == 0)
+        {
+            try
+            {
+                rows = await dataSource.QueryAsync($"{select} WHERE c.oid = to_regclass($1)", [name], Map, cancellationToken);
+            }
+            catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.InvalidName or PostgresErrorCodes.InvalidSchemaName)
+            {
+                // Before PostgreSQL 16, to_regclass raises on text that is not a name at all, where later releases return NULL.
+            }
+        }
+
         if (rows is not [var relation] || !kinds.Contains(relation.Kind, StringComparison.Ordinal))
         {
             var what = kinds switch { "r" => "table", "mv" => "view", _ => "relation" };
@@ -567,6 +586,9 @@ public sealed partial class TimescaleManager(
 
     private static TimeSpan DefaultRetentionSchedule(TimeSpan dropAfter)
         => dropAfter <= TimeSpan.FromDays(7) ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+
+    private static NpgsqlParameter Nullable(DateTimeOffset? value)
+        => new() { Value = (object?)value?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 
     private static NpgsqlParameter Oid(Relation relation) => new() { Value = relation.Oid, NpgsqlDbType = NpgsqlDbType.Oid };
 

@@ -29,6 +29,28 @@ public sealed class MigrationBundleTests(DatabaseFixture fixture)
     private static string? _bundle;
 
     [Fact]
+    public async Task Bundle_takes_the_connection_from_the_local_stacks_environment_as_the_readme_runs_it()
+    {
+        var bundle = await GetBundleAsync();
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("bundle_env", migrate: false);
+        await using var _ = dataSource;
+        var builder = new Npgsql.NpgsqlConnectionStringBuilder(connectionString);
+        // What `eval "$(eng/devstack.sh env)"` exports: the seed's variables, and FINANCEHUB_CONNECTION_STRING for --connection.
+        var stack = new Dictionary<string, string?>(CleanEnvironment)
+        {
+            ["TIMESCALE_DB_HOST"] = builder.Host, ["TIMESCALE_DB_PORT"] = builder.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["TIMESCALE_DB_NAME"] = builder.Database, ["TIMESCALE_DB_USER"] = builder.Username, ["TIMESCALE_DB_PASSWORD"] = builder.Password,
+        };
+        var script = await Processes.RunAsync("bash", [Path.Combine(Processes.RepositoryRoot, "eng", "devstack.sh"), "env"]);
+        Assert.Contains("export FINANCEHUB_CONNECTION_STRING=", script.Output, StringComparison.Ordinal);
+
+        var fromVariables = await Processes.RunAsync(bundle, [], environment: stack);
+
+        Assert.True(fromVariables.ExitCode == 0, fromVariables.Output + fromVariables.Error);
+        Assert.Equal(MigrationCount, await dataSource.ScalarAsync<long>("SELECT count(*) FROM \"__EFMigrationsHistory\""));
+    }
+
+    [Fact]
     public async Task Bundle_applies_every_migration_to_a_fresh_database_and_a_second_run_is_a_no_op()
     {
         var bundle = await GetBundleAsync();

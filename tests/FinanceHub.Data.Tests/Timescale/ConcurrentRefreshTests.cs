@@ -74,10 +74,13 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
             Assert.Contains("concurrent refresh", r.Detail, StringComparison.Ordinal);
         });
 
-        // The next policy run materializes the backfill.
-        var maintenance = await manager.RunMaintenanceAsync(force: true, Ct);
-        Assert.DoesNotContain(maintenance, m => m.Outcome != MaintenanceOutcome.Succeeded);
+        // Recorded as owed, and the next ordinary maintenance run (not forced: no policy job runs) refreshes it.
+        Assert.Equal(["asset_prices_daily", "asset_prices_hourly"],
+            (await dataSource.QueryAsync("SELECT view_name FROM financehub.pending_refreshes")).Select(r => ((string)r[0]!).Trim('"').Split('.')[^1].Trim('"')).Order());
+        var maintenance = await manager.RunMaintenanceAsync(force: false, Ct);
+        Assert.Equal(2, maintenance.Count(m => m.Policy.StartsWith("pending refresh", StringComparison.Ordinal) && m.Outcome == MaintenanceOutcome.Succeeded));
         Assert.Equal(await RawDailyVolumeAsync(dataSource, day), await AggregateDailyVolumeAsync(dataSource, day));
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes"));
     }
 
     [Fact]
@@ -96,6 +99,10 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
 
         Assert.Contains(results, r => r.Target == "asset_prices_daily" && r.Outcome == MaintenanceOutcome.Pending);
         Assert.Contains(results, r => r.Target == "asset_prices_hourly" && r.Outcome == MaintenanceOutcome.Succeeded);
+        Assert.DoesNotContain(results, r => r.Outcome == MaintenanceOutcome.Failed);
+        // Released, the same job runs through.
+        var again = await manager.RunMaintenanceAsync(force: true, Ct);
+        Assert.Contains(again, r => r.Target == "asset_prices_daily" && r.Kind.Contains("refresh", StringComparison.Ordinal) && r.Outcome == MaintenanceOutcome.Succeeded);
     }
 
     private async Task<NpgsqlDataSource> CreateDatabaseAsync(string purpose)

@@ -73,6 +73,7 @@ public sealed partial class MaintenanceRunner(
     public async Task<IReadOnlyList<MaintenanceRunResult>> RunDueAsync(bool force = false, CancellationToken cancellationToken = default)
     {
         var results = new List<MaintenanceRunResult>();
+        results.AddRange(await RunPendingRefreshesAsync(cancellationToken));
         var now = timeProvider.GetUtcNow();
         foreach (var policy in await ListPoliciesAsync(cancellationToken))
         {
@@ -89,6 +90,52 @@ public sealed partial class MaintenanceRunner(
 
         return results;
     }
+
+    /// <summary>Refreshes the windows that an earlier refresh left pending behind a concurrent one (financehub.pending_refreshes).</summary>
+    private async Task<List<MaintenanceRunResult>> RunPendingRefreshesAsync(CancellationToken cancellationToken)
+    {
+        var results = new List<MaintenanceRunResult>();
+        if (!await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.pending_refreshes') IS NOT NULL", [], cancellationToken))
+        {
+            return results;
+        }
+
+        var pending = await dataSource.QueryAsync(
+            "SELECT id, view_name, range_start, range_end FROM financehub.pending_refreshes ORDER BY id", [],
+            r => (Id: r.GetInt64(0), View: r.GetString(1), Start: r.IsDBNull(2) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(2),
+                End: r.IsDBNull(3) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(3)), cancellationToken);
+        foreach (var (id, view, start, end) in pending)
+        {
+            var stopwatch = Stopwatch.StartNew();
+            var policy = $"pending refresh {id}";
+            try
+            {
+                var (attempts, stillPending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync(
+                    "CALL refresh_continuous_aggregate($1::regclass, $2, $3)",
+                    [view, Timestamp(start), Timestamp(end)], ct), cancellationToken);
+                if (stillPending is null)
+                {
+                    await dataSource.ExecuteAsync("DELETE FROM financehub.pending_refreshes WHERE id = $1", [id], cancellationToken);
+                    results.Add(new(policy, "refresh", view, MaintenanceOutcome.Succeeded, $"refreshed [{start:O}, {end:O})", stopwatch.Elapsed, Native: true));
+                }
+                else
+                {
+                    results.Add(new(policy, "refresh", view, MaintenanceOutcome.Pending,
+                        $"still held by a concurrent refresh after {attempts} attempt(s) ({stillPending}); kept for the next run", stopwatch.Elapsed, Native: true));
+                }
+            }
+            catch (PostgresException ex)
+            {
+                LogFailed(ex, policy);
+                results.Add(new(policy, "refresh", view, MaintenanceOutcome.Failed, ex.MessageText, stopwatch.Elapsed, Native: true));
+            }
+        }
+
+        return results;
+    }
+
+    private static NpgsqlParameter Timestamp(DateTimeOffset? value)
+        => new() { Value = (object?)value?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
 
     private async Task<string> GetLicenseAsync(CancellationToken cancellationToken)
     {
@@ -198,8 +245,17 @@ public sealed partial class MaintenanceRunner(
             {
                 // run_job commits as it goes: it must run outside a transaction block. A refresh job that the scheduler is
                 // running at this moment makes it fail with 55P03 (2.27+): wait and retry, then leave it to that run.
-                var (attempts, pending) = await _refreshRetry.ExecuteAsync(
-                    ct => dataSource.ExecuteAsync("CALL run_job($1)", [id], ct), cancellationToken);
+                // Only a refresh job can meet a concurrent refresh; any other job's 55P03 is a failure like any other.
+                var (attempts, pending) = (1, (string?)null);
+                if (proc == "policy_refresh_continuous_aggregate")
+                {
+                    (attempts, pending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync("CALL run_job($1)", [id], ct), cancellationToken);
+                }
+                else
+                {
+                    await dataSource.ExecuteAsync("CALL run_job($1)", [id], cancellationToken);
+                }
+
                 results.Add(pending is null
                     ? new($"job {id}", kind, target, MaintenanceOutcome.Succeeded, "ran now via run_job", stopwatch.Elapsed, Native: true)
                     : new($"job {id}", kind, target, MaintenanceOutcome.Pending,
