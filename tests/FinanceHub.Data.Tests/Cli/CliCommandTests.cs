@@ -65,7 +65,9 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         var drop = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "31 days", "--json", "--connection", connectionString);
         // On the community edition the daily aggregate's refresh reaches back 30 days: dropping raw rows inside that window
         // would delete its candles at the next refresh, so it is refused, and nothing is dropped.
+        var rowsBeforeRefusal = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic");
         var inWindow = await RunCliAsync("retention", "asset_prices_historic", "--drop-older-than", "21 days", "--connection", connectionString);
+        var rowsAfterRefusal = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic");
         var both = await RunCliAsync("retention", "asset_prices_historic", "--set", "45 days", "--remove", "--connection", connectionString);
         var months = await RunCliAsync("retention", "asset_prices_historic", "--set", "2 months", "--connection", connectionString);
 
@@ -79,6 +81,7 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         {
             Assert.Equal(ExitCodes.Failed, inWindow.Code);
             Assert.Contains("asset_prices_daily", inWindow.Error, StringComparison.Ordinal);
+            Assert.Equal(rowsBeforeRefusal, rowsAfterRefusal);
         }
         else
         {
