@@ -14,13 +14,21 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     private readonly Argument<FileInfo> _file = new("file") { Description = "CSV with a header: symbol,date,open,high,low,close,volume[,adjusted_close,trade_count,source]; '-' reads standard input." };
     private readonly Option<ConflictMode> _onConflict = new("--on-conflict") { Description = "Rows already present: Error, Skip or Update.", DefaultValueFactory = _ => ConflictMode.Error };
     private readonly Option<bool> _createSymbols = new("--create-symbols") { Description = "Create assets for unknown symbols instead of failing." };
+    private readonly Option<string> _table = new("--table")
+    {
+        Description = "Where the rows go: asset_prices_historic (price bars, the default), performance_metrics " +
+                      "(created_at,metric_name,value[,unit,service,host]) or api_usage_logs " +
+                      "(created_at,endpoint,method,status_code,duration_ms[,caller_id,client_ip,user_agent,request_bytes,response_bytes]).",
+        DefaultValueFactory = _ => "asset_prices_historic",
+    };
 
     public Command Build()
     {
-        var command = new Command("ingest", "Load a CSV file of price bars (all or nothing). Timestamps must carry an offset (Z or +hh:mm).")
+        var command = new Command("ingest", "Load a CSV file into a hypertable through binary COPY (all or nothing). Timestamps must carry an offset (Z or +hh:mm).")
         {
-            _file, _onConflict, _createSymbols,
+            _file, _onConflict, _createSymbols, _table,
         };
+        _table.AcceptOnlyFromAmong("asset_prices_historic", "performance_metrics", "api_usage_logs");
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
     }
@@ -44,7 +52,17 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         };
 
         IngestResult result;
-        if (context.Interactive && total > 0 && !CliContext.Json(parseResult))
+        var table = parseResult.GetValue(_table)!;
+        var progressLines = new Progress<long>(n => context.Error.WriteLine($"loaded {n:N0} rows"));
+        if (table == "performance_metrics")
+        {
+            result = await ingestor.IngestMetricsAsync(ReadMetricsAsync(input, cancellationToken), progressLines, cancellationToken);
+        }
+        else if (table == "api_usage_logs")
+        {
+            result = await ingestor.IngestApiUsageAsync(ReadApiUsageAsync(input, cancellationToken), progressLines, cancellationToken);
+        }
+        else if (context.Interactive && total > 0 && !CliContext.Json(parseResult))
         {
             result = await context.Console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .StartAsync(async progress =>
@@ -81,6 +99,80 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     }
 
     private static readonly string[] Required = ["symbol", "date", "open", "high", "low", "close", "volume"];
+
+    private static async IAsyncEnumerable<Entities.PerformanceMetric> ReadMetricsAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (row, field) in ReadRowsAsync(input, ["created_at", "metric_name", "value"], ["unit", "service", "host"], cancellationToken))
+        {
+            yield return new Entities.PerformanceMetric
+            {
+                CreatedAt = Instant(row, field("created_at")!), MetricName = field("metric_name")!, Value = Number(row, "value", field("value")!),
+                Unit = field("unit"), Service = field("service"), Host = field("host"),
+            };
+        }
+    }
+
+    private static async IAsyncEnumerable<Entities.ApiUsageLog> ReadApiUsageAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (row, field) in ReadRowsAsync(input, ["created_at", "endpoint", "method", "status_code", "duration_ms"],
+                           ["caller_id", "client_ip", "user_agent", "request_bytes", "response_bytes"], cancellationToken))
+        {
+            yield return new Entities.ApiUsageLog
+            {
+                CreatedAt = Instant(row, field("created_at")!), Endpoint = field("endpoint")!, Method = field("method")!,
+                StatusCode = short.TryParse(field("status_code"), CultureInfo.InvariantCulture, out var code) ? code
+                    : throw new InvalidRowException(row, field("endpoint")!, $"status_code '{field("status_code")}' is not a status code"),
+                DurationMs = Number(row, "duration_ms", field("duration_ms")!), CallerId = field("caller_id"),
+                ClientIp = field("client_ip") is { } ip ? System.Net.IPAddress.TryParse(ip, out var address) ? address
+                    : throw new InvalidRowException(row, ip, "client_ip is not an IP address") : null,
+                UserAgent = field("user_agent"),
+                RequestBytes = field("request_bytes") is { } req ? (long)Number(row, "request_bytes", req) : null,
+                ResponseBytes = field("response_bytes") is { } resp ? (long)Number(row, "response_bytes", resp) : null,
+            };
+        }
+    }
+
+    /// <summary>Rows of a CSV with a header: the row number and its fields by column name (null when absent or empty).</summary>
+    private static async IAsyncEnumerable<(long Row, Func<string, string?> Field)> ReadRowsAsync(
+        Stream input, string[] required, string[] optional, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var csv = CsvReader.Create(input, new CsvReaderOptions { HasHeader = true, TrimWhitespace = true }, true);
+        if (!await csv.ReadAsync(cancellationToken))
+        {
+            yield break;
+        }
+
+        var columns = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var name in required.Concat(optional))
+        {
+            if (csv.TryGetFieldIndex(name, out var index))
+            {
+                columns[name] = index;
+            }
+            else if (required.Contains(name))
+            {
+                throw new CliUsageException($"ingest: the CSV header has no '{name}' column; expected {string.Join(',', required)}[,{string.Join(',', optional)}].");
+            }
+        }
+
+        long row = 0;
+        do
+        {
+            row++;
+            yield return (row, name => columns.TryGetValue(name, out var i) && csv.GetString(i) is { Length: > 0 } text ? text : null);
+        }
+        while (await csv.ReadAsync(cancellationToken));
+    }
+
+    private static DateTimeOffset Instant(long row, string text)
+        => Parsing.HasOffset(text) && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var t)
+            ? t
+            : throw new InvalidRowException(row, text, "created_at has no offset (or is not a time); write it with Z or +hh:mm, e.g. 2026-01-31T14:00:00Z");
+
+    private static double Number(long row, string column, string text)
+        => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new InvalidRowException(row, text, $"{column} '{text}' is not a number");
 
     private static async IAsyncEnumerable<PriceRow> ReadAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
     {

@@ -29,6 +29,9 @@ public static class FinanceHubServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
 
+        // The services log through ILogger<T>; a console app that never called AddLogging must still resolve them.
+        services.AddLogging();
+
         services.AddOptions<DatabaseOptions>()
             .Bind(configuration.GetSection(DatabaseOptions.SectionName))
             .PostConfigure(o => o.ApplyEnvironment(Environment.GetEnvironmentVariable))

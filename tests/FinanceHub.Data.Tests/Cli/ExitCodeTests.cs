@@ -31,6 +31,19 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_refused_operation_exits_1_and_an_unreachable_server_exits_3()
+    {
+        // Archiving after 45 days is refused: performance_metrics' retention (30 days) would drop the rows first.
+        var refused = await RunAsync(["archive", "performance_metrics", "--older-than-days", "45", "--connection", fixture.ConnectionString]);
+        var unreachable = await RunAsync(["status", "--connection", "Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2"]);
+
+        Assert.Equal(ExitCodes.Failed, refused.ExitCode);
+        Assert.Contains("retention", refused.Error, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Unreachable, unreachable.ExitCode);
+        Assert.Contains("cannot reach the database", unreachable.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_wrong_password_exits_2_saying_the_login_was_refused()
     {
         var wrong = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Password = "not-the-password" }.ConnectionString;
