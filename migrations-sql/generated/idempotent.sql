@@ -594,7 +594,7 @@ BEGIN
         WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name IN ('asset_prices_hourly', 'asset_prices_daily');
         PERFORM alter_job(id, next_start => now() + INTERVAL '1 hour') FROM unnest(policy_jobs) AS id;
         COMMIT;
-        WHILE waited < 1200 AND EXISTS (SELECT 1 FROM timescaledb_information.job_stats
+        WHILE waited < 500 AND EXISTS (SELECT 1 FROM timescaledb_information.job_stats
                                         WHERE job_id = ANY (policy_jobs) AND job_status = 'Running') LOOP
           PERFORM pg_sleep(0.05);
           waited := waited + 1;

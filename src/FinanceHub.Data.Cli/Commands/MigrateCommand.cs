@@ -73,6 +73,7 @@ internal sealed class MigrateCommand(CliContext context) : ICliCommand
         }
 
         // One migration at a time, so the output says what was done, and a failure names the step that failed.
+        db.Database.SetCommandTimeout(FinanceHub.Data.Migrations.FinanceHubDesignTimeDbContextFactory.MigrationCommandTimeout);
         var migrator = db.GetService<IMigrator>();
         foreach (var step in steps)
         {

@@ -30,8 +30,14 @@ public sealed class FinanceHubDesignTimeDbContextFactory : IDesignTimeDbContextF
             builder.AddInterceptors(new NotConfiguredInterceptor());
         }
 
-        return new FinanceHubDbContext(builder.Options);
+        var context = new FinanceHubDbContext(builder.Options);
+        // Migrations refresh aggregates and convert tables: minutes on a large database, not the 30 s of a query.
+        context.Database.SetCommandTimeout(MigrationCommandTimeout);
+        return context;
     }
+
+    /// <summary>How long one migration command may run (dotnet ef, bundles, financehub-data migrate).</summary>
+    public static readonly TimeSpan MigrationCommandTimeout = TimeSpan.FromHours(2);
 
     private const string PlaceholderHost = "financehub-database-not-configured.invalid";
 

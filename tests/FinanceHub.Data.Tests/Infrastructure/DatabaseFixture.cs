@@ -82,6 +82,7 @@ public sealed class DatabaseFixture : IAsyncLifetime
         if (migrate)
         {
             await using var context = CreateContext(dataSource);
+            context.Database.SetCommandTimeout(Data.Migrations.FinanceHubDesignTimeDbContextFactory.MigrationCommandTimeout);
             await context.Database.MigrateAsync();
         }
 
