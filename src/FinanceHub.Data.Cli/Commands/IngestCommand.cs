@@ -176,31 +176,10 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
 
     private static async IAsyncEnumerable<PriceRow> ReadAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        await using var csv = CsvReader.Create(input, new CsvReaderOptions { HasHeader = true, TrimWhitespace = true }, true);
-        if (!await csv.ReadAsync(cancellationToken))
+        await foreach (var (row, field) in ReadRowsAsync(input, Required, ["adjusted_close", "trade_count", "source"], cancellationToken))
         {
-            yield break;
-        }
-
-        var columns = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var name in Required.Concat(["adjusted_close", "trade_count", "source"]))
-        {
-            if (csv.TryGetFieldIndex(name, out var index))
-            {
-                columns[name] = index;
-            }
-            else if (Required.Contains(name))
-            {
-                throw new CliUsageException($"ingest: the CSV header has no '{name}' column; expected symbol,date,open,high,low,close,volume[,adjusted_close,trade_count,source].");
-            }
-        }
-
-        long row = 0;
-        do
-        {
-            row++;
-            var symbol = csv.GetString(columns["symbol"]);
-            var dateText = csv.GetString(columns["date"]);
+            var symbol = field("symbol") ?? "";
+            var dateText = field("date") ?? "";
             if (!Parsing.HasOffset(dateText) || !DateTimeOffset.TryParse(dateText, CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
             {
                 throw new InvalidRowException(row, $"{symbol} {dateText}",
@@ -208,22 +187,19 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
             }
 
             yield return new PriceRow(symbol, date, Dec("open"), Dec("high"), Dec("low"), Dec("close"), Dec("volume"),
-                Optional("adjusted_close") is { } adjusted ? Dec("adjusted_close") : null,
-                Optional("trade_count") is { } trades
+                field("adjusted_close") is not null ? Dec("adjusted_close") : null,
+                field("trade_count") is { } trades
                     ? int.TryParse(trades, CultureInfo.InvariantCulture, out var t) ? t : throw new InvalidRowException(row, symbol, $"trade_count '{trades}' is not a whole number")
                     : null,
-                Optional("source"));
-        }
-        while (await csv.ReadAsync(cancellationToken));
+                field("source"));
 
-        string? Optional(string name) => columns.TryGetValue(name, out var i) && csv.GetString(i) is { Length: > 0 } text ? text : null;
-
-        decimal Dec(string name)
-        {
-            var text = csv.GetString(columns[name]);
-            return decimal.TryParse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var value)
-                ? value
-                : throw new InvalidRowException(row, csv.GetString(columns["symbol"]), $"{name} '{text}' is not a number");
+            decimal Dec(string name)
+            {
+                var text = field(name) ?? "";
+                return decimal.TryParse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var value)
+                    ? value
+                    : throw new InvalidRowException(row, symbol, $"{name} '{text}' is not a number");
+            }
         }
     }
 }
