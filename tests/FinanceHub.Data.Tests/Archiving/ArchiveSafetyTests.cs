@@ -71,14 +71,16 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
 
         Assert.Equal(first.Count + 1, restored.Count);
         Assert.Equal(await ContentMd5Async(ctx, "expected"), await ContentMd5Async(ctx, Table));
+        Assert.All(await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct), c => Assert.True(c.Ok, $"{c.Local} / {c.Remote}"));
     }
 
     [Fact]
     public async Task A_second_automated_run_on_the_same_table_is_refused_while_the_first_holds_it()
     {
-        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "two_runs", withS3: false);
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "two_runs", withS3: true);
         await ctx.SeedMetricsAsync(5);
         var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
+        var original = await ContentMd5Async(ctx, Table);
         var slow = ctx.CreateArchiver();
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var proceed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -103,6 +105,26 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
             "SELECT count(*) FROM (SELECT 1 FROM financehub.archives GROUP BY table_name, range_start, range_end HAVING count(*) > 1) d"));
         // The lock went with the run: a third run starts (and finds nothing left to do).
         Assert.Empty(await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct));
+        // Every copy is there, and the table plus its archives is the original, row for row.
+        Assert.All(await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct), c => Assert.True(c.Ok && c.Local == "ok" && c.Remote == "ok", $"{c.Local} / {c.Remote}"));
+        await ctx.Archiver.RestoreRangeAsync(Table, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow, Ct);
+        Assert.Equal(original, await ContentMd5Async(ctx, Table));
+    }
+
+    [Fact]
+    public async Task Archiving_prices_inside_an_aggregates_refresh_window_is_refused_on_the_community_edition()
+    {
+        fixture.RequireCommunity();
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "archive_window", withS3: false);
+        await ctx.DataSource.InsertPricesAsync(await ctx.DataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow, TimeSpan.FromHours(6));
+        var rows = await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic");
+
+        // The daily aggregate's policy refreshes the last 30 days: dropping 20-day-old rows would delete their candles.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ctx.Archiver.RunAutomatedArchiveAsync("asset_prices_historic", 20, cancellationToken: Ct));
+
+        Assert.Contains("asset_prices_daily", error.Message, StringComparison.Ordinal);
+        Assert.Equal(rows, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic"));
+        Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.archives"));
     }
 
     [Fact]
