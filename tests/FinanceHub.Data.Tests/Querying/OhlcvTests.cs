@@ -153,8 +153,9 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
         var (_, dataSource) = await fixture.CreateDatabaseAsync("ohlcv_unrefreshed", migrate: true);
         await using var _ = dataSource;
         var rows = Reference.GeneratePrices("BTC", From, From.AddDays(3), seed: 4);
+        // Loaded without the refresh a load normally runs (it would materialize these rows, older than the policies reach).
         await Ingestor(dataSource)
-            .IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
+            .IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create, RefreshAggregates = false }, Ct);
 
         var result = await new TimeSeriesRepository(dataSource, Manager(dataSource)).GetOhlcvAsync("BTC", BucketWidth.OneDay, From, From.AddDays(3), cancellationToken: Ct);
 
