@@ -330,6 +330,21 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Restore_takes_an_archive_name_relative_to_the_archive_folder_as_list_shows_it()
+    {
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "restore_relative", withS3: false);
+        await ctx.SeedMetricsAsync(2);
+        var (start, end) = (DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddDays(-1));
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest(Table, start, end), cancellationToken: Ct);
+        var rows = await ctx.DataSource.ExecuteAsync($"DELETE FROM {Table} WHERE created_at >= $1 AND created_at < $2", start, end);
+
+        var restored = await ctx.Archiver.RestoreFromArchiveAsync(Path.GetRelativePath(ctx.Options.BasePath, archive.LocalPath!), cancellationToken: Ct);
+
+        Assert.True(rows > 0);
+        Assert.Equal(rows, restored.RowsRestored);
+    }
+
+    [Fact]
     public void The_default_archive_folder_is_a_data_folder_not_a_temporary_one()
     {
         var path = new ArchiveOptions().BasePath;

@@ -124,6 +124,34 @@ public sealed class ReadmePromiseTests(DatabaseFixture fixture)
         Assert.Contains("sum(volume)", bucket.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Automated_archiving_without_S3_warns_that_the_local_files_are_the_only_copy()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_only_copy", migrate: true);
+        await using var _ = dataSource;
+        await dataSource.ExecuteAsync(
+            "INSERT INTO performance_metrics (created_at, metric_name, value) SELECT t, 'm', 1 FROM generate_series(now() - interval '4 days', now(), interval '1 hour') t");
+        var env = Environment(null);
+        var folder = Path.Combine(Path.GetTempPath(), $"financehub-only-copy-{Guid.NewGuid():N}");
+        env["ARCHIVE_BASE_PATH"] = folder;
+        env["ARCHIVE_S3_BUCKET"] = "";
+        try
+        {
+            var run = await Processes.RunAsync("dotnet", [Tool, "archive", "performance_metrics", "--older-than-days", "2", "--connection", connectionString], environment: env);
+
+            Assert.True(run.ExitCode == 0, run.Error);
+            Assert.Contains("only copy", run.Error, StringComparison.Ordinal);
+            Assert.Contains(folder, run.Error, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
     private static Dictionary<string, string?> Environment(string? connectionString) => new()
     {
         ["FINANCEHUB_CONNECTION_STRING"] = connectionString,
