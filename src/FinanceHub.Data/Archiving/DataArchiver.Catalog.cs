@@ -59,7 +59,7 @@ public sealed partial class DataArchiver
         }
     }
 
-    private static NpgsqlParameter Timestamp(DateTimeOffset value) => new() { Value = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };
+    private static NpgsqlParameter Timestamp(DateTimeOffset value) => NpgsqlCommands.TimestampTz(value);
 
     private async Task DeleteRecordAsync(ArchiveRecord record, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Npgsql;
+using NpgsqlTypes;
 
 namespace FinanceHub.Data.Infrastructure;
 
@@ -53,6 +54,13 @@ internal static class NpgsqlCommands
         await using var command = Create(new NpgsqlCommand(sql, connection, transaction), parameters);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>A <c>timestamptz</c> parameter (NULL for null), typed so that NULL and <c>$n IS NULL</c> need no cast.</summary>
+    public static NpgsqlParameter TimestampTz(DateTimeOffset? value)
+        => new() { Value = (object?)value?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz };
+
+    /// <summary>A <c>text</c> parameter (NULL for null).</summary>
+    public static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
 
     private static NpgsqlCommand Create(NpgsqlCommand command, object?[] parameters)
     {

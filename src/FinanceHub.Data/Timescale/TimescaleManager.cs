@@ -421,7 +421,7 @@ public sealed partial class TimescaleManager(
                 // Owed, not forgotten: the next maintenance run refreshes the window (some windows no policy ever reaches).
                 await dataSource.ExecuteAsync(
                     "INSERT INTO financehub.pending_refreshes (view_name, range_start, range_end, reason) VALUES ($1, $2, $3, $4)",
-                    [relation.QualifiedName, Nullable(start), Nullable(end), pending], cancellationToken);
+                    [relation.QualifiedName, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end), pending], cancellationToken);
                 LogRefreshPending(relation.Name, start, end, attempts, pending);
                 return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Pending, attempts, pending);
             }
@@ -586,9 +586,6 @@ public sealed partial class TimescaleManager(
 
     private static TimeSpan DefaultRetentionSchedule(TimeSpan dropAfter)
         => dropAfter <= TimeSpan.FromDays(7) ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
-
-    private static NpgsqlParameter Nullable(DateTimeOffset? value)
-        => new() { Value = (object?)value?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 
     private static NpgsqlParameter Oid(Relation relation) => new() { Value = relation.Oid, NpgsqlDbType = NpgsqlDbType.Oid };
 

@@ -54,8 +54,11 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
     /// one of the project's price aggregates exists without a refresh policy: the migrations create one.
     /// </summary>
     public async Task<IReadOnlyList<RefreshPolicy>> GetRefreshPoliciesAsync(string? sourceSchema, string? source, CancellationToken cancellationToken)
+        => await GetRefreshPoliciesAsync(await GetServerAsync(cancellationToken), sourceSchema, source, cancellationToken);
+
+    private async Task<IReadOnlyList<RefreshPolicy>> GetRefreshPoliciesAsync(
+        TimescaleServer server, string? sourceSchema, string? source, CancellationToken cancellationToken)
     {
-        var server = await GetServerAsync(cancellationToken);
         if (server.Edition != TimescaleEdition.Community)
         {
             return [];
@@ -71,7 +74,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             WHERE $1::text IS NULL OR (ca.hypertable_schema = $1 AND ca.hypertable_name = $2)
             ORDER BY 1, 2, 5
             """,
-            [Text(sourceSchema), Text(source)],
+            [NpgsqlCommands.Text(sourceSchema), NpgsqlCommands.Text(source)],
             r => new RefreshPolicy(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
                 r.IsDBNull(4) ? null : r.GetInt32(4), r.IsDBNull(5) ? null : r.GetFieldValue<TimeSpan>(5)),
             cancellationToken);
@@ -133,7 +136,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
                 """
                 SELECT coalesce(config->>'drop_after', config->>'drop_created_before')::interval FROM timescaledb_information.jobs
                 WHERE proc_name = 'policy_retention' AND hypertable_schema = coalesce($1, current_schema()) AND hypertable_name = $2
-                """, [Text(schema), table], r => r.GetFieldValue<TimeSpan>(0), cancellationToken)
+                """, [NpgsqlCommands.Text(schema), table], r => r.GetFieldValue<TimeSpan>(0), cancellationToken)
             : [];
         var emulated = await dataSource.QueryAsync(
             """
@@ -168,7 +171,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<(int Id, string Proc, string Target)>> GetProjectJobsAsync(CancellationToken cancellationToken)
     {
         var server = await GetServerAsync(cancellationToken);
-        _ = await GetRefreshPoliciesAsync(null, null, cancellationToken);
+        _ = await GetRefreshPoliciesAsync(server, null, null, cancellationToken);
         return await dataSource.QueryAsync(
             $"""
             SELECT j.job_id, j.proc_name::text, coalesce(ca.view_name, j.hypertable_name)::text
@@ -214,7 +217,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
     public async Task<bool> IsHypertableAsync(string? schema, string table, CancellationToken cancellationToken)
         => await dataSource.ScalarAsync<bool>(
             "SELECT EXISTS (SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_schema = coalesce($1, current_schema()) AND hypertable_name = $2)",
-            [Text(schema), table], cancellationToken);
+            [NpgsqlCommands.Text(schema), table], cancellationToken);
 
     /// <summary>The time column of a hypertable (its first dimension).</summary>
     public async Task<string> GetTimeColumnAsync(string schema, string table, CancellationToken cancellationToken)
@@ -289,7 +292,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             SELECT range_start, range_end FROM timescaledb_information.chunks
             WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_end <= $2
             GROUP BY range_start, range_end ORDER BY range_start
-            """, [table, new NpgsqlParameter { Value = endsBy.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz }],
+            """, [table, NpgsqlCommands.TimestampTz(endsBy)],
             r => (r.GetFieldValue<DateTimeOffset>(0), r.GetFieldValue<DateTimeOffset>(1)), cancellationToken);
 
     /// <summary>The chunks (as qualified names) of a hypertable in the current schema that lie wholly inside [start, end).</summary>
@@ -299,7 +302,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             """
             SELECT format('%I.%I', chunk_schema, chunk_name) FROM timescaledb_information.chunks
             WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_start >= $2 AND range_end <= $3
-            """, [table, Timestamp(start), Timestamp(end)], r => r.GetString(0), cancellationToken);
+            """, [table, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)], r => r.GetString(0), cancellationToken);
 
     /// <summary>Where the oldest chunk of a hypertable starts, or null without chunks.</summary>
     public async Task<DateTimeOffset?> GetOldestChunkStartAsync(string schema, string table, CancellationToken cancellationToken)
@@ -352,11 +355,8 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
                       AND ca.materialization_hypertable_name = {hypertable}.hypertable_name)
         """;
 
-    private static NpgsqlParameter Text(string? value) => new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
-
     private static NpgsqlParameter Oid(uint oid) => new() { Value = oid, NpgsqlDbType = NpgsqlDbType.Oid };
 
-    private static NpgsqlParameter Timestamp(DateTimeOffset value) => new() { Value = value.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz };
 }
 
 /// <summary>Thrown when an object that the project's migrations create is missing from TimescaleDB's catalog.</summary>

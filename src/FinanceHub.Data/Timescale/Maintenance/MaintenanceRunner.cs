@@ -112,7 +112,7 @@ public sealed partial class MaintenanceRunner(
             {
                 var (attempts, stillPending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync(
                     "CALL refresh_continuous_aggregate($1::regclass, $2, $3)",
-                    [view, Timestamp(start), Timestamp(end)], ct), cancellationToken);
+                    [view, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)], ct), cancellationToken);
                 if (stillPending is null)
                 {
                     await dataSource.ExecuteAsync("DELETE FROM financehub.pending_refreshes WHERE id = $1", [id], cancellationToken);
@@ -133,9 +133,6 @@ public sealed partial class MaintenanceRunner(
 
         return results;
     }
-
-    private static NpgsqlParameter Timestamp(DateTimeOffset? value)
-        => new() { Value = (object?)value?.UtcDateTime ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz };
 
     private async Task<string> GetLicenseAsync(CancellationToken cancellationToken)
     {
