@@ -762,3 +762,28 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128231529_AssetDefaults') THEN
+    ALTER TABLE assets ALTER COLUMN quote_currency SET DEFAULT 'USD';
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128231529_AssetDefaults') THEN
+    ALTER TABLE assets ALTER COLUMN is_active SET DEFAULT TRUE;
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261128231529_AssetDefaults') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261128231529_AssetDefaults', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+

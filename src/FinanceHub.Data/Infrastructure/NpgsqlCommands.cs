@@ -26,6 +26,16 @@ internal static class NpgsqlCommands
         return await ReadAsync(command, map, cancellationToken);
     }
 
+    /// <summary>Like <see cref="QueryAsync{T}(NpgsqlConnection, NpgsqlTransaction?, string, object?[], Func{NpgsqlDataReader, T}, CancellationToken)"/>,
+    /// without a command timeout: for reads whose length grows with the data (validations over whole tables).</summary>
+    public static async Task<List<T>> QueryLongAsync<T>(
+        this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, Func<NpgsqlDataReader, T> map,
+        CancellationToken cancellationToken)
+    {
+        await using var command = Create(new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 }, parameters);
+        return await ReadAsync(command, map, cancellationToken);
+    }
+
     /// <summary>The first column of the first row; <c>default</c> for no row or NULL. A <c>timestamptz</c> reads as
     /// <see cref="DateTimeOffset"/> when asked for one.</summary>
     public static async Task<T?> ScalarAsync<T>(this NpgsqlDataSource dataSource, string sql, object?[] parameters, CancellationToken cancellationToken)
@@ -52,6 +62,15 @@ internal static class NpgsqlCommands
         this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
     {
         await using var command = Create(new NpgsqlCommand(sql, connection, transaction), parameters);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Like <see cref="ExecuteAsync(NpgsqlConnection, NpgsqlTransaction?, string, object?[], CancellationToken)"/>, without a
+    /// command timeout: for statements whose length grows with the data (copies, index builds, validations).</summary>
+    public static async Task<int> ExecuteLongAsync(
+        this NpgsqlConnection connection, NpgsqlTransaction? transaction, string sql, object?[] parameters, CancellationToken cancellationToken)
+    {
+        await using var command = Create(new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 }, parameters);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

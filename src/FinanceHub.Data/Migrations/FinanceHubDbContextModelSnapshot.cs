@@ -216,7 +216,9 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnName("exchange");
 
                     b.Property<bool>("IsActive")
+                        .ValueGeneratedOnAdd()
                         .HasColumnType("boolean")
+                        .HasDefaultValue(true)
                         .HasColumnName("is_active");
 
                     b.Property<string>("Name")
@@ -226,8 +228,10 @@ namespace FinanceHub.Data.Migrations
 
                     b.Property<string>("QuoteCurrency")
                         .IsRequired()
+                        .ValueGeneratedOnAdd()
                         .HasMaxLength(3)
                         .HasColumnType("character(3)")
+                        .HasDefaultValue("USD")
                         .HasColumnName("quote_currency")
                         .IsFixedLength();
 

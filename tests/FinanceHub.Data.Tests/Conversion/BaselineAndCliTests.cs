@@ -23,7 +23,7 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
 
         await using (var context = DatabaseFixture.CreateContext(dataSource))
         {
-            var result = await DatabaseBaseliner.BaselineAsync(context, Ct);
+            var result = await DatabaseBaseliner.BaselineAsync(context, cancellationToken: Ct);
             Assert.True(result.Baselined);
             Assert.Contains("add column asset_prices_historic.source character varying(64)", result.Applied);
             Assert.Contains("create table maintenance_policies", result.Applied);
@@ -46,7 +46,7 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
         await dataSource.ExecuteAsync("ALTER TABLE api_usage_logs DROP COLUMN method");
 
         await using var context = DatabaseFixture.CreateContext(dataSource);
-        var result = await DatabaseBaseliner.BaselineAsync(context, Ct);
+        var result = await DatabaseBaseliner.BaselineAsync(context, cancellationToken: Ct);
 
         Assert.False(result.Baselined);
         Assert.Contains(result.Blocking, b => b.Contains("no column method", StringComparison.Ordinal) && b.Contains("ALTER TABLE api_usage_logs ADD COLUMN method", StringComparison.Ordinal));
@@ -60,7 +60,7 @@ public sealed class BaselineAndCliTests(DatabaseFixture fixture)
         await using var _ = dataSource;
         await using (var context = DatabaseFixture.CreateContext(dataSource))
         {
-            await DatabaseBaseliner.BaselineAsync(context, Ct);
+            await DatabaseBaseliner.BaselineAsync(context, cancellationToken: Ct);
         }
 
         var check = await RunCliAsync("convert", "check", "asset_prices_historic", "--json", "--connection", connectionString);

@@ -84,19 +84,20 @@ public sealed class HypertableConverterTests(DatabaseFixture fixture)
     }
 
     [Fact]
-    public async Task Prerequisites_name_a_key_without_the_time_column_with_its_fix_and_the_conversion_refuses()
+    public async Task A_key_without_the_time_column_becomes_the_models_key_in_place_and_nothing_blocks()
     {
         var (dataSource, converter) = await OldApplicationDatabaseAsync("convert_badkey", rows: 0);
         await using var _ = dataSource;
         await dataSource.ExecuteAsync("ALTER TABLE api_usage_logs DROP CONSTRAINT pk_api_usage_logs, ADD CONSTRAINT api_usage_logs_pkey PRIMARY KEY (id)");
 
-        var report = await converter.CheckPrerequisitesAsync("api_usage_logs", Ct);
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => converter.ConvertAsync("api_usage_logs", cancellationToken: Ct));
+        var plan = await converter.PlanAsync("api_usage_logs", cancellationToken: Ct);
+        var status = await converter.ConvertAsync("api_usage_logs", cancellationToken: Ct);
 
-        var keys = Assert.Single(report, r => r.Check == "keys include the time column");
-        Assert.False(keys.Ok);
-        Assert.Contains("ADD PRIMARY KEY (created_at, id)", keys.Detail, StringComparison.Ordinal);
-        Assert.Contains("does not include created_at", error.Message, StringComparison.Ordinal);
+        Assert.False(plan.Blocked, string.Join("; ", plan.Checks.Where(c => !c.Ok).Select(c => c.Detail)));
+        Assert.Equal(ConversionPhase.ConvertedInPlace, status.Phase);
+        Assert.Equal("PRIMARY KEY (created_at, id)", await dataSource.ScalarAsync<string>(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'api_usage_logs'::regclass AND conname = 'pk_api_usage_logs'"));
+        Assert.Equal(1L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.hypertables WHERE hypertable_name = 'api_usage_logs'"));
     }
 
     [Fact]
