@@ -38,7 +38,7 @@ internal sealed class BenchmarkDatabase : IAsyncDisposable
 
     public BulkIngestor Ingestor { get; }
 
-    public static async Task<BenchmarkDatabase> CreateAsync(string? migrateTo = null)
+    public static async Task<BenchmarkDatabase> CreateAsync(string? migrateTo = null, bool migrate = true)
     {
         var options = DatabaseOptions.FromEnvironment();
         var server = new NpgsqlConnectionStringBuilder(options.BuildConnectionString("FinanceHub.Data.Benchmarks")) { Database = "postgres", CommandTimeout = 0 }.ConnectionString;
@@ -51,8 +51,12 @@ internal sealed class BenchmarkDatabase : IAsyncDisposable
 
         var connectionString = new NpgsqlConnectionStringBuilder(server) { Database = name }.ConnectionString;
         var database = new BenchmarkDatabase(server, connectionString, name);
-        await using var context = database.CreateContext();
-        await context.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync(migrateTo);
+        if (migrate)
+        {
+            await using var context = database.CreateContext();
+            await context.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>().MigrateAsync(migrateTo);
+        }
+
         return database;
     }
 

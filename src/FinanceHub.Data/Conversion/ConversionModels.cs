@@ -41,8 +41,8 @@ public sealed record BatchSize
 /// <summary>Options of a conversion.</summary>
 public sealed record ConversionOptions
 {
-    /// <summary>Batch size (default: adaptive, about 250 ms per batch).</summary>
-    public BatchSize BatchSize { get; init; } = BatchSize.Adaptive(TimeSpan.FromMilliseconds(250));
+    /// <summary>Batch size (default: adaptive, about 400 ms per batch, so a writer waits well under a second).</summary>
+    public BatchSize BatchSize { get; init; } = BatchSize.Adaptive(TimeSpan.FromMilliseconds(400));
 
     /// <summary>Tables with fewer rows than this are converted in place with <c>migrate_data</c> (one short lock) instead.</summary>
     public long InPlaceThresholdRows { get; init; } = 100_000;

@@ -118,7 +118,13 @@ public sealed partial class HypertableConverter(NpgsqlDataSource dataSource, ILo
             parts = await StoredDesignAsync(table, cancellationToken);
         }
 
-        await CopyAsync(table, Names.WithSuffix(table, "_hypertable_new"), parts, status, options, cancellationToken);
+        var newTable = Names.WithSuffix(table, "_hypertable_new");
+        await CopyAsync(table, newTable, parts, status, options, cancellationToken);
+        foreach (var sql in TableDesign.AfterCopySql(newTable))
+        {
+            await dataSource.ExecuteAsync(sql, [], cancellationToken);
+        }
+
         // Validation is its own step (ValidateAsync), and the swap refuses to happen until it passes.
         await CompareAndSetPhaseAsync(null, null, table, ConversionPhase.Copying, ConversionPhase.Copied, cancellationToken);
         return await GetStatusAsync(table, cancellationToken);

@@ -327,9 +327,16 @@ internal sealed class TableDesign
 
         sql.AddRange(ColumnChangesSql(NewTable, withUsing: false));
         sql.Add($"SELECT create_hypertable({SqlIdentifiers.Literal(Q(NewTable))}::regclass, by_range({SqlIdentifiers.Literal(time)}::name, {ChunkInterval}), create_default_indexes => false)");
+        // Each batch commits, so autovacuum would start on the new chunks while the copy still fills them, competing for
+        // the same CPUs; it is back on (and the table analyzed) when the copy ends.
+        sql.Add($"ALTER TABLE {Q(NewTable)} SET (autovacuum_enabled = false)");
         sql.AddRange(MirrorSql(Table, NewTable, Parts, toNew: true));
         return sql;
     }
+
+    /// <summary>After the copy: autovacuum back on, statistics for the planner.</summary>
+    public static IReadOnlyList<string> AfterCopySql(string newTable) =>
+        [$"ALTER TABLE {Q(newTable)} RESET (autovacuum_enabled)", $"ANALYZE {Q(newTable)}"];
 
     /// <summary>Converts a small table where it is: the same keys and column changes, then <c>migrate_data</c>, in one transaction.</summary>
     public IReadOnlyList<string> InPlaceSql()

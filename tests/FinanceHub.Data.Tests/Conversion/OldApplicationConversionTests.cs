@@ -192,11 +192,16 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
         var plan = await converter.PlanAsync("api_usage_logs", options, Ct);
         await converter.ConvertAsync("api_usage_logs", options, Ct);
         var indexed = await dataSource.ScalarAsync<bool>("SELECT to_regclass('api_usage_logs_created_at_cnv_idx') IS NOT NULL");
+        // A mirror that someone disabled could have let writes bypass the hypertable: the swap refuses.
+        await dataSource.ExecuteAsync("ALTER TABLE api_usage_logs DISABLE TRIGGER financehub_mirror_to_hypertable");
+        var bypassed = await Assert.ThrowsAsync<InvalidOperationException>(() => converter.SwapAsync("api_usage_logs", Ct));
+        await dataSource.ExecuteAsync("ALTER TABLE api_usage_logs ENABLE TRIGGER financehub_mirror_to_hypertable");
         await converter.SwapAsync("api_usage_logs", Ct);
         var converted = await dataSource.ScalarAsync<string>(
             "SELECT md5(string_agg(concat_ws('|', id, created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip, request_bytes), ',' ORDER BY id)) FROM api_usage_logs");
         await converter.RollbackAsync("api_usage_logs", Ct);
 
+        Assert.Contains("dropped or disabled", bypassed.Message, StringComparison.Ordinal);
         Assert.Equal("index", plan.Steps[0].Name);
         Assert.Contains("CREATE INDEX CONCURRENTLY", plan.Steps[0].Sql[0], StringComparison.Ordinal);
         Assert.True(indexed);
