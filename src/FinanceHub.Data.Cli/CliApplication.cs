@@ -9,8 +9,13 @@ public static class CliApplication
 {
     /// <summary>Parses <paramref name="args"/>, runs the command, and returns its exit code (see <see cref="ExitCodes"/>).</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive, CancellationToken cancellationToken = default)
+        => await RunAsync(args, output, error, interactive, Console.In, cancellationToken);
+
+    /// <inheritdoc cref="RunAsync(string[], TextWriter, TextWriter, bool, CancellationToken)"/>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, bool interactive, TextReader input, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(input);
         var context = new CliContext(output, error, interactive);
         var root = BuildRootCommand(context);
         var parseResult = root.Parse(args);
@@ -26,6 +31,17 @@ public static class CliApplication
             return ExitCodes.Usage;
         }
 
+        if (parseResult.GetValue(GlobalOptions.PasswordStdin))
+        {
+            if (await input.ReadLineAsync(cancellationToken) is not { } line)
+            {
+                await error.WriteLineAsync("financehub-data: error: --password-stdin: standard input ended before a password line; pipe it in, e.g. printf '%s\\n' \"$PW\" | financehub-data ... --password-stdin");
+                return ExitCodes.Usage;
+            }
+
+            CliContext.StdinPassword.Value = line.TrimEnd('\r');
+        }
+
         try
         {
             return await parseResult.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
@@ -33,6 +49,16 @@ public static class CliApplication
         catch (Exception ex) when (ExitCodes.Classify(ex) is var (code, reason))
         {
             await error.WriteLineAsync($"financehub-data: error: {reason}");
+            if (parseResult.GetValue(GlobalOptions.Verbose))
+            {
+                // The whole chain, for a bug report; without --verbose one line says what happened and what to do.
+                await error.WriteLineAsync(ex.ToString());
+            }
+            else if (code != ExitCodes.Usage)
+            {
+                await error.WriteLineAsync("(--verbose shows the exception's detail)");
+            }
+
             return code;
         }
     }
@@ -53,10 +79,12 @@ public static class CliApplication
         var root = new RootCommand(
             "FinanceHub.Data: migrate, inspect and maintain the FinanceHub time-series database (PostgreSQL + TimescaleDB).\n" +
             "Connection: --connection, else FINANCEHUB_CONNECTION_STRING, else TIMESCALE_DB_HOST/PORT/NAME/USER/PASSWORD.\n" +
-            "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration, 3 the database cannot be reached.");
+            "Password: --password-stdin, TIMESCALE_DB_PASSWORD, PGPASSWORD or PGPASSFILE (keep it out of --connection).\n" +
+            "Exit codes: 0 ok, 1 the operation failed, 2 bad usage or configuration, 3 the database cannot be reached or the connection was lost, 4 a statement timed out.");
         root.Options.Add(GlobalOptions.Connection);
         root.Options.Add(GlobalOptions.Json);
         root.Options.Add(GlobalOptions.Verbose);
+        root.Options.Add(GlobalOptions.PasswordStdin);
         foreach (var command in new ICliCommand[]
                  {
                      new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context), new ChunksCommand(context),
@@ -87,6 +115,12 @@ internal static class GlobalOptions
         Recursive = true,
     };
 
+    public static readonly Option<bool> PasswordStdin = new("--password-stdin")
+    {
+        Description = "Read the database password from the first line of standard input (not from --connection, where the process list and shell history would show it).",
+        Recursive = true,
+    };
+
     public static readonly Option<bool> Verbose = new("--verbose", "-v")
     {
         Description = "Log what the library does (to standard error).",
@@ -106,8 +140,13 @@ public static class ExitCodes
     /// <summary>Bad arguments or configuration.</summary>
     public const int Usage = 2;
 
-    /// <summary>The database cannot be reached.</summary>
+    /// <summary>The database cannot be reached, or the connection was lost in the middle of the operation.</summary>
     public const int Unreachable = 3;
+
+    /// <summary>A statement timed out (the command timeout, or the server's statement_timeout).</summary>
+    public const int Timeout = 4;
+
+    private const string Resume = "nothing half-done was kept: run the command again once the database is back, and it continues where it stopped";
 
     internal static (int Code, string Reason)? Classify(Exception exception) => exception switch
     {
@@ -120,12 +159,28 @@ public static class ExitCodes
         ArgumentException e => (Usage, OneLine(CliWording.Of(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message))),
         CliUsageException e => (Usage, OneLine(e.Message)),
         Microsoft.Extensions.Options.OptionsValidationException e => (Usage, OneLine(string.Join(" ", e.Failures))),
+        // The server's statement_timeout, or Npgsql cancelling a statement past its command timeout ("user request"); a
+        // cancellation the user asked for (Ctrl+C) is an OperationCanceledException instead.
+        PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } e =>
+            (Timeout, OneLine($"a statement timed out ({e.SqlState}: {e.MessageText}); raise statement_timeout, or run it when the database is less busy")),
+        PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow } e =>
+            (Unreachable, OneLine($"the connection to the database was lost in the middle of the operation ({e.SqlState}: {e.MessageText}); {Resume}")),
+        NpgsqlException { InnerException: TimeoutException } e when IsDuringStatement(e) =>
+            (Timeout, OneLine($"a statement timed out ({e.InnerException!.Message}); raise the command timeout ('Command Timeout=...' in the connection string), or run it when the database is less busy")),
+        NpgsqlException { InnerException: EndOfStreamException or IOException or System.Net.Sockets.SocketException } e when IsDuringStatement(e) =>
+            (Unreachable, OneLine($"the connection to the database was lost in the middle of the operation ({e.InnerException!.Message}); {Resume}")),
         NpgsqlException { InnerException: System.Net.Sockets.SocketException or TimeoutException } e => (Unreachable, OneLine($"cannot reach the database: {e.Message}")),
         PostgresException e => (Failed, OneLine($"{e.SqlState}: {e.MessageText}{(e.Hint is null ? "" : $" ({e.Hint})")}")),
         InvalidOperationException e => (Failed, OneLine(CliWording.Of(e.Message))),
         IOException e => (Failed, OneLine(e.Message)),
         _ => (Failed, OneLine($"{exception.GetType().Name}: {exception.Message}")),
     };
+
+    /// <summary>Npgsql's words for a failure while a statement was being sent or its result read (not while connecting).</summary>
+    private static bool IsDuringStatement(NpgsqlException exception)
+        => exception.Message.StartsWith("Exception while reading from stream", StringComparison.Ordinal)
+           || exception.Message.StartsWith("Exception while writing to stream", StringComparison.Ordinal)
+           || exception.Message.StartsWith("Exception while flushing stream", StringComparison.Ordinal);
 
     private static string OneLine(string message) => message.ReplaceLineEndings(" ").Trim();
 }

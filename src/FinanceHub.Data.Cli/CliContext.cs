@@ -46,6 +46,31 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
         return console;
     }
 
+    /// <summary>A password read from standard input (<c>--password-stdin</c>) for this run, kept out of the process list.</summary>
+    internal static readonly AsyncLocal<string?> StdinPassword = new();
+
+    private readonly Lock _errorLock = new();
+
+    /// <summary>
+    /// Progress that writes a line to standard error on the caller's thread, one line at a time: reports from background
+    /// callbacks never interleave (<see cref="Progress{T}"/> would post them to the thread pool).
+    /// </summary>
+    public IProgress<T> ProgressLines<T>(Func<T, string> line) => new LineProgress<T>(value =>
+    {
+        lock (_errorLock)
+        {
+            Error.WriteLine(line(value));
+        }
+    });
+
+    /// <summary>Progress that runs <paramref name="report"/> on the caller's thread (for progress bars).</summary>
+    public static IProgress<T> Inline<T>(Action<T> report) => new LineProgress<T>(report);
+
+    private sealed class LineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
     /// <summary>The library's services for the connection the command line asks for.</summary>
     public static ServiceProvider CreateServices(ParseResult parseResult)
     {
@@ -66,6 +91,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
             logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
         services.AddFinanceHubData(configuration);
+        if (StdinPassword.Value is { } password)
+        {
+            services.PostConfigure<DatabaseOptions>(o => o.Password = password);
+        }
+
         // A --connection given on the command line wins over the environment, which AddFinanceHubData overlays.
         if (settings.Count > 0)
         {

@@ -39,7 +39,7 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
         var archiver = services.GetRequiredService<IDataArchiver>();
         if (days is { } d)
         {
-            var steps = await archiver.RunAutomatedArchiveAsync(table, d, new Progress<string>(m => context.Error.WriteLine($"archiving {m}")), cancellationToken);
+            var steps = await archiver.RunAutomatedArchiveAsync(table, d, context.ProgressLines<string>(m => $"archiving {m}"), cancellationToken);
             if (CliContext.Json(parseResult))
             {
                 await context.WriteJsonAsync(steps);
@@ -68,7 +68,7 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
 
         var archive = await archiver.ArchiveTableAsync(
             new ArchiveRequest(table, Parsing.Instant(from!, "--from"), Parsing.Instant(to!, "--to")),
-            new Progress<long>(n => context.Error.WriteLine($"exported {n:N0} rows")), cancellationToken);
+            context.ProgressLines<long>(n => $"exported {n:N0} rows"), cancellationToken);
         if (CliContext.Json(parseResult))
         {
             await context.WriteJsonAsync(archive);
@@ -161,7 +161,7 @@ internal sealed class ArchivesCommand(CliContext context) : ICliCommand
     {
         await using var services = CliContext.CreateServices(parseResult);
         var checks = await services.GetRequiredService<IDataArchiver>().VerifyArchivesAsync(
-            new Progress<string>(m => context.Error.WriteLine($"verifying {m}")), cancellationToken);
+            context.ProgressLines<string>(m => $"verifying {m}"), cancellationToken);
         var bad = checks.Count(c => !c.Ok);
         if (CliContext.Json(parseResult))
         {

@@ -18,7 +18,7 @@ internal sealed class ConvertCommand(CliContext context) : ICliCommand
 
     private readonly Option<string> _batchSize = new("--batch-size")
     {
-        Description = "'auto' (batches of about 250 ms, the longest a writer waits), a number of rows (50000), or a span of time ('1 day').",
+        Description = "'auto' (batches of about 400 ms, the longest a writer waits), a number of rows (50000), or a span of time ('1 day').",
         DefaultValueFactory = _ => "auto",
     };
 
@@ -245,7 +245,7 @@ internal sealed class ConvertCommand(CliContext context) : ICliCommand
                     var task = progress.AddTask($"copying {table}");
                     return await converter.ConvertAsync(table, options with
                     {
-                        Progress = new Progress<ConversionProgress>(p =>
+                        Progress = CliContext.Inline<ConversionProgress>(p =>
                         {
                             task.MaxValue = Math.Max(p.RowsTotal, 1);
                             task.Value = p.RowsCopied;
@@ -258,8 +258,8 @@ internal sealed class ConvertCommand(CliContext context) : ICliCommand
         // One line per batch on standard error, written from the converter's own thread (no interleaving).
         return await converter.ConvertAsync(table, options with
         {
-            Progress = new SynchronousProgress<ConversionProgress>(p => context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{p.Table}: copied {p.RowsCopied:N0} of {p.RowsTotal:N0} rows through {p.Position}, {p.RowsPerSecond:N0} rows/s, batch {p.BatchRows:N0} rows in {p.BatchDuration.TotalMilliseconds:N0} ms, ETA {p.Remaining?.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) ?? "-"}"))),
+            Progress = context.ProgressLines<ConversionProgress>(p => string.Create(CultureInfo.InvariantCulture,
+                $"{p.Table}: copied {p.RowsCopied:N0} of {p.RowsTotal:N0} rows through {p.Position}, {p.RowsPerSecond:N0} rows/s, batch {p.BatchRows:N0} rows in {p.BatchDuration.TotalMilliseconds:N0} ms, ETA {p.Remaining?.ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture) ?? "-"}")),
         }, cancellationToken);
     }
 
@@ -393,10 +393,4 @@ internal sealed class ConvertCommand(CliContext context) : ICliCommand
 
     private Task WriteStatusLineAsync(ConversionStatus status)
         => context.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{status.Table}: {status.Phase} ({status.Path}; {status.RowsCopied:N0} rows copied)."));
-
-    /// <summary>Reports on the caller's thread: <see cref="Progress{T}"/> would post to the thread pool and lines could interleave.</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -53,7 +53,7 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
 
         IngestResult result;
         var table = parseResult.GetValue(_table)!;
-        var progressLines = new Progress<long>(n => context.Error.WriteLine($"loaded {n:N0} rows"));
+        var progressLines = context.ProgressLines<long>(n => $"loaded {n:N0} rows");
         if (table == "performance_metrics")
         {
             result = await ingestor.IngestMetricsAsync(ReadMetricsAsync(input, cancellationToken), progressLines, cancellationToken);
@@ -69,14 +69,14 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
                 {
                     var task = progress.AddTask($"loading {file.Name}", maxValue: total);
                     return await ingestor.IngestPricesAsync(ReadAsync(input, cancellationToken),
-                        options with { Progress = new Progress<long>(_ => task.Value = input.Position) }, cancellationToken);
+                        options with { Progress = CliContext.Inline<long>(_ => task.Value = input.Position) }, cancellationToken);
                 });
         }
         else
         {
             // Redirected output: a plain line every 100,000 rows.
             result = await ingestor.IngestPricesAsync(ReadAsync(input, cancellationToken),
-                options with { Progress = new Progress<long>(n => context.Error.WriteLine($"loaded {n:N0} rows")) }, cancellationToken);
+                options with { Progress = context.ProgressLines<long>(n => $"loaded {n:N0} rows") }, cancellationToken);
         }
 
         if (CliContext.Json(parseResult))

@@ -11,8 +11,8 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
 {
     private readonly Argument<string> _symbol = new("symbol") { Description = "Asset symbol, e.g. BTC." };
     private readonly Option<string> _interval = new("--interval", "-i") { Description = "1min, 5min, 15min, 30min, 1hour, 4hour, 1day, 1week, 1month.", DefaultValueFactory = _ => "1day" };
-    private readonly Option<string> _from = new("--from") { Description = "Start, inclusive (2026-01-01 or 2026-01-01T00:00:00Z).", Required = true };
-    private readonly Option<string> _to = new("--to") { Description = "End, exclusive." , Required = true };
+    private readonly Option<string> _from = new("--from") { Description = "Start, inclusive: a date (the start of that day in --time-zone), a wall time there (2026-01-01T09:30), or an instant (2026-01-01T00:00:00Z).", Required = true };
+    private readonly Option<string> _to = new("--to") { Description = "End, exclusive; read like --from." , Required = true };
     private readonly Option<string> _timeZone = new("--time-zone") { Description = "IANA zone for daily and coarser buckets.", DefaultValueFactory = _ => "UTC" };
     private readonly Option<bool> _fill = new("--fill-gaps") { Description = "Include empty buckets with the previous close carried forward." };
     private readonly Option<bool> _raw = new("--raw") { Description = "Read raw rows only (skip the aggregates)." };
@@ -26,8 +26,11 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
 
     private async Task<int> RunAsync(ParseResult parseResult, CancellationToken cancellationToken)
     {
-        var from = Parsing.Instant(parseResult.GetValue(_from)!, "--from");
-        var to = Parsing.Instant(parseResult.GetValue(_to)!, "--to");
+        // Dates mean the start of that day in the candles' zone: 2026-01-01 in New York is 05:00 UTC, so the first
+        // daily candle is a whole day, not the tail of the previous one.
+        var zone = parseResult.GetValue(_timeZone)!;
+        var from = Parsing.Instant(parseResult.GetValue(_from)!, "--from", zone);
+        var to = Parsing.Instant(parseResult.GetValue(_to)!, "--to", zone);
         await using var services = CliContext.CreateServices(parseResult);
         var result = await services.GetRequiredService<ITimeSeriesRepository>().GetOhlcvAsync(
             parseResult.GetValue(_symbol)!, parseResult.GetValue(_interval)!, from, to,

@@ -100,6 +100,13 @@ public sealed class DatabaseOptions
         var builder = string.IsNullOrWhiteSpace(ConnectionString)
             ? new NpgsqlConnectionStringBuilder { Host = Host, Port = Port, Database = Database, Username = Username, Password = Password }
             : new NpgsqlConnectionStringBuilder(ConnectionString);
+        // A connection string without a password takes it from the options (TIMESCALE_DB_PASSWORD, --password-stdin), so
+        // it never has to be written where the process list and shell history keep it. Else Npgsql reads PGPASSWORD/PGPASSFILE.
+        if (string.IsNullOrEmpty(builder.Password) && !string.IsNullOrEmpty(Password))
+        {
+            builder.Password = Password;
+        }
+
         if (string.IsNullOrEmpty(builder.ApplicationName) && applicationName is not null)
         {
             builder.ApplicationName = applicationName;

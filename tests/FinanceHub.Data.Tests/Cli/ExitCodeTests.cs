@@ -41,6 +41,19 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
         Assert.Contains("retention", refused.Error, StringComparison.Ordinal);
         Assert.Equal(ExitCodes.Unreachable, unreachable.ExitCode);
         Assert.Contains("cannot reach the database", unreachable.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", unreachable.Error, StringComparison.Ordinal);
+        Assert.Contains("--verbose", unreachable.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Verbose_shows_the_exceptions_detail_on_standard_error()
+    {
+        var result = await RunAsync(["status", "--verbose", "--connection", "Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2"]);
+
+        Assert.Equal(ExitCodes.Unreachable, result.ExitCode);
+        Assert.Contains("NpgsqlException", result.Error, StringComparison.Ordinal);
+        Assert.Contains("   at ", result.Error, StringComparison.Ordinal);
+        Assert.Empty(result.Output);
     }
 
     [Fact]
@@ -81,10 +94,88 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
         }
     }
 
-    private static Task<Processes.Result> RunAsync(string[] args)
-        => Processes.RunAsync("dotnet", [Tool, .. args], environment: new Dictionary<string, string?>
+    [Fact]
+    public async Task A_statement_timeout_exits_4_not_unreachable_whether_the_server_or_the_client_timed_out()
+    {
+        // The server's statement_timeout, and Npgsql's command timeout: real exceptions from the real server.
+        var server = await CaptureAsync(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Options = "-c statement_timeout=100" }.ConnectionString,
+            "SELECT pg_sleep(2)");
+        var client = await CaptureAsync(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { CommandTimeout = 1 }.ConnectionString, "SELECT pg_sleep(3)");
+        var cli = await RunAsync(["migrate", "--connection", new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Options = "-c statement_timeout=1" }.ConnectionString]);
+
+        Assert.Equal(ExitCodes.Timeout, ExitCodes.Classify(server)!.Value.Code);
+        Assert.Equal(ExitCodes.Timeout, ExitCodes.Classify(client)!.Value.Code);
+        Assert.Contains("timed out", ExitCodes.Classify(client)!.Value.Reason, StringComparison.Ordinal);
+        Assert.True(cli.ExitCode == ExitCodes.Timeout, cli.Error);
+        Assert.Contains("timed out", cli.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_connection_lost_mid_operation_exits_3_saying_so_and_that_a_rerun_resumes()
+    {
+        await using var dataSource = NpgsqlDataSource.Create(fixture.ConnectionString);
+        await using var victim = await dataSource.OpenConnectionAsync(TestContext.Current.CancellationToken);
+        var pid = victim.ProcessID;
+        await using var sleep = new NpgsqlCommand("SELECT pg_sleep(30)", victim);
+        var running = sleep.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        await Task.Delay(300, TestContext.Current.CancellationToken);
+        // What a server restart does to every session: terminate it.
+        await using (var kill = dataSource.CreateCommand("SELECT pg_terminate_backend($1)"))
         {
-            ["FINANCEHUB_CONNECTION_STRING"] = null,
-            ["TIMESCALE_DB_HOST"] = null,
+            kill.Parameters.Add(new() { Value = pid });
+            await kill.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
+        }
+
+        var lost = await Assert.ThrowsAnyAsync<NpgsqlException>(() => running);
+        var classified = ExitCodes.Classify(lost)!.Value;
+
+        Assert.Equal(ExitCodes.Unreachable, classified.Code);
+        Assert.Contains("connection to the database was lost", classified.Reason, StringComparison.Ordinal);
+        Assert.Contains("run the command again", classified.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_password_comes_from_standard_input_or_PGPASSWORD_never_needing_the_connection_string()
+    {
+        var withoutPassword = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Password = null }.ConnectionString;
+        var password = new NpgsqlConnectionStringBuilder(fixture.ConnectionString).Password!;
+
+        var stdin = await Processes.RunAsync("dotnet", [Tool, "status", "--json", "--password-stdin", "--connection", withoutPassword],
+            environment: Clean(), input: password + "\n");
+        var pgpassword = await Processes.RunAsync("dotnet", [Tool, "status", "--json", "--connection", withoutPassword],
+            environment: Clean(("PGPASSWORD", password)));
+        var timescaleVariable = await Processes.RunAsync("dotnet", [Tool, "status", "--json", "--connection", withoutPassword],
+            environment: Clean(("TIMESCALE_DB_PASSWORD", password)));
+        var noInput = await Processes.RunAsync("dotnet", [Tool, "status", "--password-stdin", "--connection", withoutPassword], environment: Clean(), input: "");
+
+        Assert.True(stdin.ExitCode == 0, stdin.Error);
+        Assert.True(pgpassword.ExitCode == 0, pgpassword.Error);
+        Assert.True(timescaleVariable.ExitCode == 0, timescaleVariable.Error);
+        Assert.Equal(ExitCodes.Usage, noInput.ExitCode);
+        Assert.Contains("--password-stdin", noInput.Error, StringComparison.Ordinal);
+    }
+
+    private static async Task<Exception> CaptureAsync(string connectionString, string sql)
+    {
+        await using var dataSource = NpgsqlDataSource.Create(connectionString);
+        return await Assert.ThrowsAnyAsync<NpgsqlException>(async () =>
+        {
+            await using var command = dataSource.CreateCommand(sql);
+            await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
         });
+    }
+
+    private static Dictionary<string, string?> Clean(params (string Name, string Value)[] set)
+    {
+        var environment = new Dictionary<string, string?> { ["FINANCEHUB_CONNECTION_STRING"] = null, ["TIMESCALE_DB_HOST"] = null, ["PGPASSWORD"] = null, ["TIMESCALE_DB_PASSWORD"] = null };
+        foreach (var (name, value) in set)
+        {
+            environment[name] = value;
+        }
+
+        return environment;
+    }
+
+    private static Task<Processes.Result> RunAsync(string[] args)
+        => Processes.RunAsync("dotnet", [Tool, .. args], environment: Clean());
 }

@@ -160,4 +160,34 @@ public sealed class ReadmePromiseTests(DatabaseFixture fixture)
         ["DOTNET_CLI_UI_LANGUAGE"] = "en",
         ["LANG"] = "C.UTF-8",
     };
+
+    [Fact]
+    public async Task Ohlcv_dates_are_midnight_in_the_stated_zone_so_the_readmes_example_gives_whole_first_and_last_days()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("ohlcv_zone", migrate: true);
+        await using var _ = dataSource;
+        var asset = await dataSource.InsertAssetAsync("NYZ");
+        await dataSource.InsertPricesAsync(asset, new DateTimeOffset(2025, 12, 31, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 4, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromMinutes(30));
+
+        var result = await Processes.RunAsync("dotnet", [Tool, "ohlcv", "NYZ", "--interval", "1day", "--from", "2026-01-01", "--to", "2026-01-03",
+            "--time-zone", "America/New_York", "--json", "--connection", connectionString], environment: new Dictionary<string, string?> { ["FINANCEHUB_CONNECTION_STRING"] = null });
+        var skipped = await Processes.RunAsync("dotnet", [Tool, "ohlcv", "NYZ", "--interval", "1hour", "--from", "2026-03-08T02:30", "--to", "2026-03-09",
+            "--time-zone", "America/New_York", "--connection", connectionString], environment: new Dictionary<string, string?> { ["FINANCEHUB_CONNECTION_STRING"] = null });
+        // The reference: New York days computed by PostgreSQL from the rows.
+        var expected = await dataSource.QueryAsync(
+            """
+            SELECT (array_agg(open ORDER BY date))[1], (array_agg(close ORDER BY date DESC))[1], count(*)
+            FROM asset_prices_historic WHERE asset_id = $1 AND date >= '2026-01-01 00:00 America/New_York' AND date < '2026-01-03 00:00 America/New_York'
+            GROUP BY date_trunc('day', date, 'America/New_York') ORDER BY 1
+            """, asset);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var json = JsonDocument.Parse(result.Output).RootElement;
+        Assert.Equal(new DateTimeOffset(2026, 1, 1, 5, 0, 0, TimeSpan.Zero), json.GetProperty("start").GetDateTimeOffset());
+        var candles = json.GetProperty("candles").EnumerateArray().ToList();
+        Assert.Equal(2, candles.Count);
+        Assert.Equal(expected.Select(r => ((decimal)r[0]!, (decimal)r[1]!)), candles.Select(c => (c.GetProperty("open").GetDecimal(), c.GetProperty("close").GetDecimal())));
+        Assert.Equal(2, skipped.ExitCode);
+        Assert.Contains("does not exist in America/New_York", skipped.Error, StringComparison.Ordinal);
+    }
 }
