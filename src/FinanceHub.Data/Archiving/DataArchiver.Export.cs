@@ -138,6 +138,7 @@ public sealed partial class DataArchiver
             File.Move(partial, path, overwrite: true);
             progress?.Report(rows);
             LogExported(definition.Table, start, end, rows, size);
+            Telemetry.FinanceHubTelemetry.Archived(definition.Table, rows, size);
             return (manifest, path);
         }
         catch

@@ -30,6 +30,7 @@ public sealed partial class DataArchiver
             IReadOnlyList<AggregateRefreshResult>? refreshes = null;
             await transaction.CommitAsync(cancellationToken);
             LogRestored(manifest.Id, target, restored, manifest.RowCount);
+            Telemetry.FinanceHubTelemetry.Restored(target, restored);
             if (restored > 0 && target == Hypertables.AssetPrices.Table)
             {
                 refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, manifest.RangeStart, manifest.RangeEnd, cancellationToken);

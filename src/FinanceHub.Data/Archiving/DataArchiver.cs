@@ -162,28 +162,28 @@ public sealed partial class DataArchiver(
     /// <inheritdoc />
     public void Dispose() => _s3?.Dispose();
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped an archive whose manifest cannot be trusted: {Reason}")]
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Warning, Message = "Skipped an archive whose manifest cannot be trusted: {Reason}")]
     private partial void LogUntrusted(string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Archived {Rows} rows of {Table} [{Start}, {End}) into {Bytes} bytes")]
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Information, Message = "Archived {Rows} rows of {Table} [{Start}, {End}) into {Bytes} bytes")]
     private partial void LogExported(string table, DateTimeOffset start, DateTimeOffset end, long rows, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Uploaded {Key} to bucket {Bucket} ({Bytes} bytes) and verified it")]
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Uploaded {Key} to bucket {Bucket} ({Bytes} bytes) and verified it")]
     private partial void LogUploaded(string key, string bucket, long bytes);
 
-    [LoggerMessage(Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Warning,
         Message = "Automated archiving of {Table} without S3: the local files under {Folder} are the only copy of the rows it drops. Configure ARCHIVE_S3_BUCKET for a second copy")]
     private partial void LogLocalOnly(string table, string folder);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Restored {Restored} of {Rows} rows of archive {Id} into {Table}")]
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Restored {Restored} of {Rows} rows of archive {Id} into {Table}")]
     private partial void LogRestored(Guid id, string table, long restored, long rows);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Dropped {Rows} archived rows of {Table} [{Start}, {End})")]
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Dropped {Rows} archived rows of {Table} [{Start}, {End})")]
     private partial void LogDropped(string table, DateTimeOffset start, DateTimeOffset end, long rows);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rows of {Table} [{Start}, {End}) changed after they were archived; archiving the range again")]
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Rows of {Table} [{Start}, {End}) changed after they were archived; archiving the range again")]
     private partial void LogChanged(string table, DateTimeOffset start, DateTimeOffset end);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Archive {Path} is stale (rows changed after it was written); it is kept but no longer catalogued")]
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Information, Message = "Archive {Path} is stale (rows changed after it was written); it is kept but no longer catalogued")]
     private partial void LogStale(string path);
 }

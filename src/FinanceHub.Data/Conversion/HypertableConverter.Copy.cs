@@ -127,6 +127,7 @@ public sealed partial class HypertableConverter
             }
 
             var elapsed = batch.Elapsed;
+            Telemetry.FinanceHubTelemetry.Converted(table, inserted);
             options.Progress?.Report(new ConversionProgress(table, copied, total, hi, copiedThisRun / Math.Max(stopwatch.Elapsed.TotalSeconds, 0.001), inserted, elapsed));
             if (options.BatchSize.Target is { } target && inserted > 0)
             {

@@ -171,6 +171,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         options.Progress?.Report(count);
         var result = new IngestResult(count, written, count - written, created, min, max, stopwatch.Elapsed);
         LogLoaded("asset_prices_historic", count, written, stopwatch.ElapsedMilliseconds);
+        Telemetry.FinanceHubTelemetry.Ingested("asset_prices_historic", written);
 
         if (options.RefreshAggregates && min is { } from && max is { } to)
         {
@@ -309,6 +310,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         await transaction.CommitAsync(cancellationToken);
         progress?.Report(count);
         LogLoaded(table, count, count, stopwatch.ElapsedMilliseconds);
+        Telemetry.FinanceHubTelemetry.Ingested(table, count);
         return new IngestResult(count, count, 0, [], min, max, stopwatch.Elapsed);
     }
 
@@ -449,9 +451,9 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         await Task.CompletedTask;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Loaded {Rows} rows into {Table} ({Written} written) in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Loaded {Rows} rows into {Table} ({Written} written) in {ElapsedMs} ms")]
     private partial void LogLoaded(string table, long rows, long written, long elapsedMs);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Refreshed {View} over {Start} - {End} after a backfill")]
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Refreshed {View} over {Start} - {End} after a backfill")]
     private partial void LogRefreshed(string view, DateTimeOffset start, DateTimeOffset end);
 }

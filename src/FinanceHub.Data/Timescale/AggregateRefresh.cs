@@ -103,6 +103,6 @@ internal sealed partial class ConcurrentRefreshRetry
     /// <summary>55P03 (lock_not_available): a concurrent refresh, or a lock timeout on the aggregate.</summary>
     internal static bool IsConcurrentRefresh(PostgresException exception) => exception.SqlState == PostgresErrorCodes.LockNotAvailable;
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Refresh met a concurrent refresh; attempt {Attempt} in {DelayMs:0} ms ({Reason})")]
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Refresh met a concurrent refresh; attempt {Attempt} in {DelayMs:0} ms ({Reason})")]
     private partial void LogRetry(int attempt, double delayMs, string? reason);
 }

@@ -396,6 +396,17 @@ public sealed partial class TimescaleManager(
     public async Task<AggregateRefreshResult> RefreshContinuousAggregateAsync(
         string view, DateTimeOffset? windowStart = null, DateTimeOffset? windowEnd = null, CancellationToken cancellationToken = default)
     {
+        using var activity = Telemetry.FinanceHubTelemetry.Source.StartActivity("financehub.aggregate.refresh");
+        activity?.SetTag("financehub.view", view);
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        var result = await RefreshAggregateCoreAsync(view, windowStart, windowEnd, cancellationToken);
+        Telemetry.FinanceHubTelemetry.Refreshed(view, stopwatch.Elapsed, result.Status.ToString());
+        return result;
+    }
+
+    private async Task<AggregateRefreshResult> RefreshAggregateCoreAsync(
+        string view, DateTimeOffset? windowStart, DateTimeOffset? windowEnd, CancellationToken cancellationToken)
+    {
         var (start, end) = (windowStart, windowEnd);
         if (start is { } s && end is { } e && s >= e)
         {
@@ -589,16 +600,16 @@ public sealed partial class TimescaleManager(
 
     private static NpgsqlParameter Oid(Relation relation) => new() { Value = relation.Oid, NpgsqlDbType = NpgsqlDbType.Oid };
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "TimescaleDB extension and FinanceHub helper functions are in place")]
+    [LoggerMessage(EventId = 5001, Level = LogLevel.Information, Message = "TimescaleDB extension and FinanceHub helper functions are in place")]
     private partial void LogSetup();
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Created hypertable {Table} on {TimeColumn}")]
+    [LoggerMessage(EventId = 5002, Level = LogLevel.Information, Message = "Created hypertable {Table} on {TimeColumn}")]
     private partial void LogCreatedHypertable(string table, string timeColumn);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Retention of {Table} set to {DropAfter}")]
+    [LoggerMessage(EventId = 5003, Level = LogLevel.Information, Message = "Retention of {Table} set to {DropAfter}")]
     private partial void LogRetention(string table, TimeSpan dropAfter);
 
-    [LoggerMessage(Level = LogLevel.Warning,
+    [LoggerMessage(EventId = 5004, Level = LogLevel.Warning,
         Message = "Refresh of {View} over [{Start}, {End}) is pending after {Attempts} attempt(s): {Reason}. The refresh policy's next run covers it")]
     private partial void LogRefreshPending(string view, DateTimeOffset? start, DateTimeOffset? end, int attempts, string reason);
 }

@@ -88,6 +88,11 @@ public sealed partial class MaintenanceRunner(
             results.AddRange(await RunNativeJobsAsync(cancellationToken));
         }
 
+        foreach (var result in results)
+        {
+            Telemetry.FinanceHubTelemetry.Maintained(result.Kind.ToLowerInvariant(), result.Outcome.ToString());
+        }
+
         return results;
     }
 
@@ -269,12 +274,12 @@ public sealed partial class MaintenanceRunner(
         return results;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Maintenance policy {Policy}: {Detail} in {ElapsedMs} ms")]
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Information, Message = "Maintenance policy {Policy}: {Detail} in {ElapsedMs} ms")]
     private partial void LogRan(string policy, string detail, long elapsedMs);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Maintenance policy {Policy} failed")]
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Error, Message = "Maintenance policy {Policy} failed")]
     private partial void LogFailed(Exception exception, string policy);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Maintenance policy {Policy} is being run by another runner; skipped")]
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, Message = "Maintenance policy {Policy} is being run by another runner; skipped")]
     private partial void LogBusy(string policy);
 }

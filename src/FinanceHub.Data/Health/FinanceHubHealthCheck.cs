@@ -1,0 +1,164 @@
+using FinanceHub.Data.Infrastructure;
+using FinanceHub.Data.Timescale;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace FinanceHub.Data.Health;
+
+/// <summary>Thresholds of <see cref="FinanceHubHealthCheck"/>.</summary>
+public sealed class FinanceHubHealthCheckOptions
+{
+    /// <summary>
+    /// How far an aggregate's watermark may trail the newest price before it counts as stale. Default: per aggregate, its
+    /// refresh policy's end offset plus two schedule intervals (what the policy itself promises), else 3 hours (hourly)
+    /// and 2 days (daily).
+    /// </summary>
+    public TimeSpan? MaxAggregateLag { get; set; }
+
+    /// <summary>Archives started but not yet verified (or whose chunks are not yet dropped) above this count are a backlog (default 0).</summary>
+    public int MaxArchiveBacklog { get; set; }
+
+    /// <summary>Pending refresh windows (a refresh met a concurrent one) above this count are a backlog (default 0).</summary>
+    public int MaxPendingRefreshes { get; set; }
+}
+
+/// <summary>
+/// ASP.NET Core health check of the FinanceHub database: the server reachable and TimescaleDB loaded (else
+/// <see cref="HealthStatus.Unhealthy"/>); pending migrations, failing jobs or maintenance policies, stale price
+/// aggregates, an archive or refresh backlog (each <see cref="HealthStatus.Degraded"/>). Every finding is in the result's
+/// data under its own key, and the description names the reasons. Register with
+/// <c>services.AddHealthChecks().AddFinanceHubData()</c>.
+/// </summary>
+public sealed class FinanceHubHealthCheck(
+    NpgsqlDataSource dataSource, ITimescaleManager timescale, IServiceScopeFactory scopes, IOptions<FinanceHubHealthCheckOptions> options) : IHealthCheck
+{
+    /// <inheritdoc />
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var data = new Dictionary<string, object>();
+        var server = await timescale.GetHealthAsync(cancellationToken);
+        data["reachable"] = server.Reachable;
+        if (!server.Reachable)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"the database cannot be reached: {server.Error}", data: data);
+        }
+
+        data["serverVersion"] = server.ServerVersion!;
+        data["timescaledb"] = server.ExtensionVersion ?? "not installed";
+        data["edition"] = server.Edition.ToString();
+        if (!server.ExtensionInstalled)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, server.Error, data: data);
+        }
+
+        var reasons = new List<string>();
+        if (server.UpdateDue)
+        {
+            data["extensionUpdateDue"] = server.AvailableVersion!;
+            reasons.Add($"TimescaleDB {server.AvailableVersion} is on the server but the database runs {server.ExtensionVersion}");
+        }
+
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var pending = (await scope.ServiceProvider.GetRequiredService<FinanceHubDbContext>().Database.GetPendingMigrationsAsync(cancellationToken)).ToList();
+            data["pendingMigrations"] = pending;
+            if (pending.Count > 0)
+            {
+                reasons.Add($"{pending.Count} migration(s) not applied ({string.Join(", ", pending)})");
+            }
+        }
+
+        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.maintenance_policies') IS NOT NULL", [], cancellationToken))
+        {
+            var failing = (await timescale.GetJobsAsync(cancellationToken))
+                .Where(j => j.Enabled && string.Equals(j.LastRunStatus, "Failed", StringComparison.OrdinalIgnoreCase))
+                .Select(j => $"{j.Kind} {j.Target} ({j.Id}): {j.LastError ?? "failed"}").ToList();
+            data["failingJobs"] = failing;
+            if (failing.Count > 0)
+            {
+                reasons.Add($"{failing.Count} job(s) failed on their last run: {string.Join("; ", failing)}");
+            }
+
+            await CheckAggregatesAsync(data, reasons, cancellationToken);
+            await CheckBacklogAsync(data, reasons, cancellationToken);
+        }
+
+        return reasons.Count == 0
+            ? HealthCheckResult.Healthy($"TimescaleDB {server.ExtensionVersion} ({server.Edition}) on PostgreSQL {server.ServerVersion}", data)
+            : HealthCheckResult.Degraded(string.Join("; ", reasons), data: data);
+    }
+
+    private async Task CheckAggregatesAsync(Dictionary<string, object> data, List<string> reasons, CancellationToken cancellationToken)
+    {
+        var newest = await dataSource.ScalarAsync<DateTimeOffset?>("SELECT max(date) FROM asset_prices_historic", [], cancellationToken);
+        var policies = (await timescale.GetJobsAsync(cancellationToken)).Where(j => j.Kind.Contains("refresh", StringComparison.OrdinalIgnoreCase)).ToList();
+        var lags = new Dictionary<string, string>();
+        foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
+        {
+            // Trailing behind the newest price, not behind the clock: a quiet market is not a stale aggregate.
+            var lag = newest is { } n && (aggregate.MaterializedThrough is not { } through || through < n) ? n - (aggregate.MaterializedThrough ?? DateTimeOffset.MinValue) : TimeSpan.Zero;
+            if (lag > TimeSpan.FromDays(36_500))
+            {
+                lag = TimeSpan.MaxValue;
+            }
+
+            var threshold = options.Value.MaxAggregateLag ?? DefaultLag(aggregate.View, policies.FirstOrDefault(p => p.Target.EndsWith(aggregate.View, StringComparison.Ordinal)));
+            lags[aggregate.View] = lag == TimeSpan.MaxValue ? "never materialized" : Durations.Describe(lag);
+            if (lag > threshold)
+            {
+                reasons.Add($"{aggregate.View} is stale: materialized through {aggregate.MaterializedThrough?.ToString("O") ?? "nothing"}, " +
+                            $"{(lag == TimeSpan.MaxValue ? "never" : Durations.Describe(lag))} behind the newest price (threshold {Durations.Describe(threshold)})");
+            }
+        }
+
+        data["aggregateLag"] = lags;
+    }
+
+    private static TimeSpan DefaultLag(string view, JobInfo? policy)
+    {
+        var schedule = policy is not null && TryParseInterval(policy.Schedule, out var s) ? s : (TimeSpan?)null;
+        var fallback = view.EndsWith("daily", StringComparison.Ordinal) ? TimeSpan.FromDays(2) : TimeSpan.FromHours(3);
+        return schedule is { } every ? TimeSpan.FromTicks(Math.Max(fallback.Ticks, (every * 2 + (view.EndsWith("daily", StringComparison.Ordinal) ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1))).Ticks)) : fallback;
+    }
+
+    private static bool TryParseInterval(string text, out TimeSpan value)
+    {
+        try
+        {
+            value = Querying.BucketWidth.Parse(text).Duration;
+            return value > TimeSpan.Zero;
+        }
+        catch (ArgumentException)
+        {
+            value = default;
+            return false;
+        }
+    }
+
+    private async Task CheckBacklogAsync(Dictionary<string, object> data, List<string> reasons, CancellationToken cancellationToken)
+    {
+        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.archives') IS NOT NULL", [], cancellationToken))
+        {
+            // Exported but never verified, or verified with the chunk still waiting to be dropped by automated archiving.
+            var unfinished = await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.archives WHERE status = 'Exported' OR last_error IS NOT NULL", [], cancellationToken);
+            data["archiveBacklog"] = unfinished;
+            if (unfinished > options.Value.MaxArchiveBacklog)
+            {
+                reasons.Add($"{unfinished} archive(s) exported but not verified, or with an error ('financehub-data archives verify' shows them)");
+            }
+        }
+
+        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.pending_refreshes') IS NOT NULL", [], cancellationToken))
+        {
+            var pending = await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes", [], cancellationToken);
+            data["pendingRefreshes"] = pending;
+            if (pending > options.Value.MaxPendingRefreshes)
+            {
+                reasons.Add($"{pending} aggregate refresh window(s) pending ('financehub-data maintain' completes them)");
+            }
+        }
+    }
+}

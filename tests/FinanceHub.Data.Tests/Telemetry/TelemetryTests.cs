@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using FinanceHub.Data.Entities;
+using FinanceHub.Data.Ingest;
+using FinanceHub.Data.Telemetry;
+using FinanceHub.Data.Tests.Infrastructure;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+
+namespace FinanceHub.Data.Tests.Telemetry;
+
+/// <summary>The project's meter and traces, and Npgsql's, through OpenTelemetry's in-memory exporter.</summary>
+[Collection(DatabaseCollectionDefinition.Name)]
+public sealed class TelemetryTests(DatabaseFixture fixture)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ingest_refresh_and_maintenance_are_measured_and_traced_with_npgsqls_own_spans()
+    {
+        var (_, dataSource) = await fixture.CreateDatabaseAsync("telemetry", migrate: true);
+        await using var _ = dataSource;
+        var metrics = new List<Metric>();
+        var activities = new List<Activity>();
+        using (var meterProvider = Sdk.CreateMeterProviderBuilder().AddFinanceHubDataInstrumentation().AddInMemoryExporter(metrics).Build())
+        using (var tracerProvider = Sdk.CreateTracerProviderBuilder().AddFinanceHubDataInstrumentation().AddInMemoryExporter(activities).Build())
+        {
+            await dataSource.InsertAssetAsync("OTEL");
+            var start = new DateTimeOffset(2026, 3, 2, 0, 0, 0, TimeSpan.Zero);
+            var result = await TestServices.Ingestor(dataSource).IngestPricesAsync(
+                Enumerable.Range(0, 1_234).Select(i => new PriceRow("OTEL", start.AddMinutes(i), 1, 2, 1, 1.5m, 3)), new IngestOptions { RefreshAggregates = false }, Ct);
+            await TestServices.Manager(dataSource).RefreshContinuousAggregateAsync(Aggregates.Hourly, cancellationToken: Ct);
+            var maintenance = await TestServices.Manager(dataSource).RunMaintenanceAsync(force: true, Ct);
+            Assert.Equal(1_234, result.RowsWritten);
+
+            meterProvider.ForceFlush();
+            tracerProvider.ForceFlush();
+
+            Assert.Equal(1_234L, Sum(metrics, "financehub.ingest.rows", ("table", "asset_prices_historic")));
+            Assert.True(Count(metrics, "financehub.aggregate.refresh.duration", ("view", Aggregates.Hourly)) >= 1);
+            Assert.Equal(maintenance.Count, Sum(metrics, "financehub.maintenance.runs"));
+            Assert.Contains(activities, a => a.Source.Name == FinanceHubTelemetry.ActivitySourceName && a.DisplayName == "financehub.aggregate.refresh");
+            Assert.Contains(activities, a => a.Source.Name == "Npgsql" && (a.GetTagItem("db.statement") ?? a.GetTagItem("db.query.text"))?.ToString()?.Contains("refresh", StringComparison.OrdinalIgnoreCase) == true);
+        }
+    }
+
+    private static long Sum(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
+    {
+        long total = 0;
+        foreach (var metric in metrics.Where(m => m.Name == name))
+        {
+            foreach (ref readonly var point in metric.GetMetricPoints())
+            {
+                if (Matches(point, tags))
+                {
+                    total += point.GetSumLong();
+                }
+            }
+        }
+
+        return total;
+    }
+
+    private static long Count(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
+    {
+        long total = 0;
+        foreach (var metric in metrics.Where(m => m.Name == name))
+        {
+            foreach (ref readonly var point in metric.GetMetricPoints())
+            {
+                if (Matches(point, tags))
+                {
+                    total += point.GetHistogramCount();
+                }
+            }
+        }
+
+        return total;
+    }
+
+    private static bool Matches(MetricPoint point, (string Key, string Value)[] tags)
+    {
+        var present = new Dictionary<string, object?>();
+        foreach (var tag in point.Tags)
+        {
+            present[tag.Key] = tag.Value;
+        }
+
+        return tags.All(t => present.TryGetValue(t.Key, out var v) && Equals(v, t.Value));
+    }
+}
