@@ -21,10 +21,30 @@ public sealed class HealthCheckTests(DatabaseFixture fixture)
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("health_ok", migrate: true);
         await using var _ = dataSource;
         await using var services = Services(connectionString);
+        // Community releases that run new jobs at once do so within seconds of the migration: let them, so the check sees
+        // what they did (on releases that schedule them later this waits in vain, briefly).
+        for (var i = 0; fixture.IsCommunity && i < 20 && !await dataSource.ScalarAsync<bool>(
+                 "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_stats WHERE last_run_status IS NOT NULL)"); i++)
+        {
+            await Task.Delay(500, Ct);
+        }
 
         var entry = await CheckAsync(services);
+        // Some servers cannot run TimescaleDB's background jobs at all (PostgreSQL 17.12 with TimescaleDB 2.19 to 2.29:
+        // every job, TimescaleDB's own too, fails with "cannot drop portal"). Seen by plain SQL, independent of the check.
+        var brokenJobs = fixture.IsCommunity && await dataSource.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_errors WHERE err_message LIKE 'cannot drop portal%')");
 
-        Assert.True(entry.Status == HealthStatus.Healthy, entry.Description);
+        if (brokenJobs)
+        {
+            Assert.Equal(HealthStatus.Degraded, entry.Status);
+            Assert.Contains("failed on their last run", entry.Description, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.True(entry.Status == HealthStatus.Healthy, entry.Description);
+        }
+
         Assert.Equal(fixture.Edition.ToString(), entry.Data["edition"]);
         Assert.Equal(await dataSource.ScalarAsync<string>("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"), entry.Data["timescaledb"]);
         Assert.Empty((IEnumerable<string>)entry.Data["pendingMigrations"]);
