@@ -154,6 +154,8 @@ public static class ExitCodes
         PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } e =>
             (Usage, OneLine($"the database refused the login ({e.SqlState}: {e.MessageText}); check the user and password in --connection, " +
                             "FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_USER/TIMESCALE_DB_PASSWORD")),
+        NpgsqlException e when e.Message.StartsWith("No password has been provided", StringComparison.Ordinal) =>
+            (Usage, "the database asks for a password and none was given: pipe it to --password-stdin, or set TIMESCALE_DB_PASSWORD, PGPASSWORD or a PGPASSFILE (not in --connection, where the process list shows it)"),
         PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } e =>
             (Usage, OneLine($"{e.MessageText}; check the database name in --connection, FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_NAME")),
         ArgumentException e => (Usage, OneLine(CliWording.Of(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message))),
@@ -163,7 +165,9 @@ public static class ExitCodes
         // cancellation the user asked for (Ctrl+C) is an OperationCanceledException instead.
         PostgresException { SqlState: PostgresErrorCodes.QueryCanceled } e =>
             (Timeout, OneLine($"a statement timed out ({e.SqlState}: {e.MessageText}); raise statement_timeout, or run it when the database is less busy")),
-        PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow } e =>
+        PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow } e =>
+            (Unreachable, OneLine($"the database is starting up or shutting down ({e.SqlState}: {e.MessageText}); try again in a moment")),
+        PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } e =>
             (Unreachable, OneLine($"the connection to the database was lost in the middle of the operation ({e.SqlState}: {e.MessageText}); {Resume}")),
         NpgsqlException { InnerException: TimeoutException } e when IsDuringStatement(e) =>
             (Timeout, OneLine($"a statement timed out ({e.InnerException!.Message}); raise the command timeout ('Command Timeout=...' in the connection string), or run it when the database is less busy")),

@@ -92,11 +92,14 @@ internal sealed class DemoCommand(CliContext context) : ICliCommand
         var archive = (await archiver.ListLocalArchivesAsync(cancellationToken: cancellationToken))
             .FirstOrDefault(a => a.Manifest.Table == Hypertables.AssetPrices.Table && a.Manifest.RangeStart == dayStart && a.Manifest.RangeEnd == dayEnd && a.Manifest.RowCount == before.Rows && a.LocalPath is not null)
             ?? await archiver.ArchiveTableAsync(new ArchiveRequest(Hypertables.AssetPrices.Table, dayStart, dayEnd), cancellationToken: cancellationToken);
-        await using (var delete = dataSource.CreateCommand("DELETE FROM asset_prices_historic WHERE date >= $1 AND date < $2"))
+        // Only the demo's own rows are deleted; rows of other assets in the archive are there already and stay as they are.
+        await using (var delete = dataSource.CreateCommand(
+            "DELETE FROM asset_prices_historic p USING assets a WHERE a.id = p.asset_id AND a.symbol = ANY ($3) AND p.date >= $1 AND p.date < $2"))
         {
             delete.CommandTimeout = 0;
             delete.Parameters.Add(new() { Value = dayStart });
             delete.Parameters.Add(new() { Value = dayEnd });
+            delete.Parameters.Add(new() { Value = Assets.Select(a => a.Symbol).ToArray() });
             await delete.ExecuteNonQueryAsync(cancellationToken);
         }
 

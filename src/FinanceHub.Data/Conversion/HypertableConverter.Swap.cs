@@ -46,9 +46,10 @@ public sealed partial class HypertableConverter
         }
 
         await ExecuteAllAsync(connection, transaction, TableDesign.DropTriggersSql(table), cancellationToken);
-        await RenameIndexesAsync(connection, transaction, table, name => Names.WithSuffix(name, "_pre"), cancellationToken);
+        // By the names recorded when the hypertable was built: a cut name cannot be told back from its suffix alone.
+        await RenameAllAsync(connection, transaction, table, parts.OldNames.Select(n => (n, Names.WithSuffix(n, "_pre"))), cancellationToken);
         await connection.ExecuteAsync(transaction, $"ALTER TABLE {Q(table)} RENAME TO {Q(oldTable)}", [], cancellationToken);
-        await RenameIndexesAsync(connection, transaction, newTable, name => name.EndsWith("_cnv", StringComparison.Ordinal) ? name[..^4] : name, cancellationToken);
+        await RenameAllAsync(connection, transaction, newTable, parts.NewNames.Select(n => (Names.WithSuffix(n, "_cnv"), n)), cancellationToken);
         await connection.ExecuteAsync(transaction, $"ALTER TABLE {Q(newTable)} RENAME TO {Q(table)}", [], cancellationToken);
         await SyncIdentityAsync(connection, transaction, table, cancellationToken);
         // Until finalize, writes to the hypertable reach the old table too: a rollback loses nothing.
@@ -67,9 +68,8 @@ public sealed partial class HypertableConverter
         await using var conversionLock = await LockAsync(table, cancellationToken);
         var status = await GetStatusAsync(table, cancellationToken);
         var newTable = Names.WithSuffix(table, "_hypertable_new");
-        var timeIndex = status.Phase is ConversionPhase.Copying or ConversionPhase.Copied or ConversionPhase.Swapped
-            ? Names.WithSuffix(table, "_" + (await StoredDesignAsync(table, cancellationToken)).BatchColumn + "_cnv_idx")
-            : null;
+        var parts = status.Phase is ConversionPhase.Copying or ConversionPhase.Copied or ConversionPhase.Swapped ? await StoredDesignAsync(table, cancellationToken) : null;
+        var timeIndex = parts is null ? null : Names.WithSuffix(table, "_" + parts.BatchColumn + "_cnv_idx");
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         switch (status.Phase)
@@ -84,9 +84,9 @@ public sealed partial class HypertableConverter
                 await connection.ExecuteAsync(transaction, $"LOCK TABLE {Q(table)}, {Q(oldTable)} IN ACCESS EXCLUSIVE MODE", [], cancellationToken);
                 await ExecuteAllAsync(connection, transaction, TableDesign.DropTriggersSql(table), cancellationToken);
                 await ExecuteAllAsync(connection, transaction, TableDesign.DropTriggersSql(oldTable), cancellationToken);
-                await RenameIndexesAsync(connection, transaction, table, name => Names.WithSuffix(name, "_cnv"), cancellationToken);
+                await RenameAllAsync(connection, transaction, table, parts!.NewNames.Select(n => (n, Names.WithSuffix(n, "_cnv"))), cancellationToken);
                 await connection.ExecuteAsync(transaction, $"ALTER TABLE {Q(table)} RENAME TO {Q(newTable)}", [], cancellationToken);
-                await RenameIndexesAsync(connection, transaction, oldTable, name => name.EndsWith("_pre", StringComparison.Ordinal) ? name[..^4] : name, cancellationToken);
+                await RenameAllAsync(connection, transaction, oldTable, parts.OldNames.Select(n => (Names.WithSuffix(n, "_pre"), n)), cancellationToken);
                 await connection.ExecuteAsync(transaction, $"ALTER TABLE {Q(oldTable)} RENAME TO {Q(table)}", [], cancellationToken);
                 await SyncIdentityAsync(connection, transaction, table, cancellationToken);
                 await connection.ExecuteAsync(transaction, $"DROP TABLE {Q(newTable)}", [], cancellationToken);
@@ -151,24 +151,17 @@ public sealed partial class HypertableConverter
         }
     }
 
-    private static async Task RenameIndexesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string table, Func<string, string> rename, CancellationToken cancellationToken)
+    /// <summary>Renames each key, constraint or index of <paramref name="table"/> from its first name to its second.</summary>
+    private static async Task RenameAllAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string table, IEnumerable<(string From, string To)> renames, CancellationToken cancellationToken)
     {
-        var objects = await connection.QueryAsync(transaction,
-            """
-            SELECT conname::text, true FROM pg_constraint WHERE conrelid = quote_ident($1)::regclass AND contype IN ('p', 'u', 'f', 'x')
-            UNION ALL
-            SELECT c.relname::text, false FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = quote_ident($1)::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid)
-            """, [table], r => (Name: r.GetString(0), IsConstraint: r.GetBoolean(1)), cancellationToken);
-        foreach (var (name, isConstraint) in objects)
+        foreach (var (from, to) in renames.Where(r => r.From != r.To))
         {
-            var target = rename(name);
-            if (target != name)
-            {
-                await connection.ExecuteAsync(transaction, isConstraint
-                    ? $"ALTER TABLE {Q(table)} RENAME CONSTRAINT {Q(name)} TO {Q(target)}"
-                    : $"ALTER INDEX {Q(name)} RENAME TO {Q(target)}", [], cancellationToken);
-            }
+            var isConstraint = await connection.ScalarAsync<bool>(transaction,
+                "SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = quote_ident($1)::regclass AND conname = $2)", [table, from], cancellationToken);
+            await connection.ExecuteAsync(transaction, isConstraint
+                ? $"ALTER TABLE {Q(table)} RENAME CONSTRAINT {Q(from)} TO {Q(to)}"
+                : $"ALTER INDEX {Q(from)} RENAME TO {Q(to)}", [], cancellationToken);
         }
     }
 

@@ -27,7 +27,11 @@ internal sealed class TableDesign
     /// <param name="TimeColumn">The time column's name.</param>
     /// <param name="BatchColumn">The old table's column that batches are ranges of.</param>
     /// <param name="BatchType">Its SQL type.</param>
-    public sealed record Stored(IReadOnlyList<MappedColumn> Columns, IReadOnlyList<string> MirrorKey, string TimeColumn, string BatchColumn, string BatchType)
+    /// <param name="OldNames">The old table's keys, constraints and indexes: the swap moves them aside (suffix <c>_pre</c>).</param>
+    /// <param name="NewNames">The names the hypertable's keys, constraints and indexes take at the swap (built with suffix <c>_cnv</c>).</param>
+    public sealed record Stored(
+        IReadOnlyList<MappedColumn> Columns, IReadOnlyList<string> MirrorKey, string TimeColumn, string BatchColumn, string BatchType,
+        IReadOnlyList<string> OldNames, IReadOnlyList<string> NewNames)
     {
         /// <summary>The time column of the old table as <c>timestamptz</c>, over <see cref="Row"/>.</summary>
         public string OldTimeAsTimestampTz => Columns.Single(c => c.New == TimeColumn).Forward;
@@ -163,7 +167,7 @@ internal sealed class TableDesign
         }
 
         var (batchColumn, batchType) = ChooseBatchKey(options.BatchSize, columns.FirstOrDefault(c => c.New == time)?.Old ?? time);
-        Parts = new Stored(columns, _shape.PrimaryKey?.Columns ?? [], time, batchColumn, batchType);
+        Parts = new Stored(columns, _shape.PrimaryKey?.Columns ?? [], time, batchColumn, batchType, [.. _shape.IndexAndConstraintNames()], [.. SwappedNames()]);
         if (_shape.Sequences.Count > 0)
         {
             Pass("sequences", string.Join(", ", _shape.Sequences.Select(s => $"{s.Sequence} ({s.Column})")) +
@@ -483,6 +487,20 @@ internal sealed class TableDesign
 /// <summary>Names PostgreSQL accepts (63 bytes at most) with a suffix.</summary>
 internal static class Names
 {
+    /// <summary><paramref name="name"/> cut (by UTF-8 bytes, never inside a character) so that it fits 63 bytes with <paramref name="suffix"/>.</summary>
     public static string WithSuffix(string name, string suffix)
-        => (System.Text.Encoding.UTF8.GetByteCount(name) + suffix.Length > 63 ? name[..(63 - suffix.Length)] : name) + suffix;
+    {
+        var limit = 63 - System.Text.Encoding.UTF8.GetByteCount(suffix);
+        var end = name.Length;
+        while (end > 0 && System.Text.Encoding.UTF8.GetByteCount(name.AsSpan(0, end)) > limit)
+        {
+            end--;
+            if (end > 0 && char.IsLowSurrogate(name[end]))
+            {
+                end--;
+            }
+        }
+
+        return name[..end] + suffix;
+    }
 }

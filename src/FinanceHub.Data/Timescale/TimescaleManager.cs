@@ -82,8 +82,9 @@ public sealed partial class TimescaleManager(
                 ToolkitInstalled: reader.GetBoolean(6),
                 Error: installed ? null : "the timescaledb extension is not installed in this database (run the migrations or SetupAsync)");
         }
-        catch (NpgsqlException ex) when (ex is not PostgresException)
+        catch (NpgsqlException ex) when (ex is not PostgresException && ex.InnerException is System.Net.Sockets.SocketException or TimeoutException or IOException)
         {
+            // Unreachable is a health finding; a refused or missing password is a configuration error and is thrown.
             return new TimescaleHealth(false, null, false, null, null, TimescaleEdition.None, null, 0, false, ex.Message);
         }
     }

@@ -178,7 +178,7 @@ public sealed class ReadmePromiseTests(DatabaseFixture fixture)
             """
             SELECT (array_agg(open ORDER BY date))[1], (array_agg(close ORDER BY date DESC))[1], count(*)
             FROM asset_prices_historic WHERE asset_id = $1 AND date >= '2026-01-01 00:00 America/New_York' AND date < '2026-01-03 00:00 America/New_York'
-            GROUP BY date_trunc('day', date, 'America/New_York') ORDER BY 1
+            GROUP BY date_trunc('day', date, 'America/New_York') ORDER BY date_trunc('day', date, 'America/New_York')
             """, asset);
 
         Assert.True(result.ExitCode == 0, result.Error);
@@ -186,7 +186,10 @@ public sealed class ReadmePromiseTests(DatabaseFixture fixture)
         Assert.Equal(new DateTimeOffset(2026, 1, 1, 5, 0, 0, TimeSpan.Zero), json.GetProperty("start").GetDateTimeOffset());
         var candles = json.GetProperty("candles").EnumerateArray().ToList();
         Assert.Equal(2, candles.Count);
-        Assert.Equal(expected.Select(r => ((decimal)r[0]!, (decimal)r[1]!)), candles.Select(c => (c.GetProperty("open").GetDecimal(), c.GetProperty("close").GetDecimal())));
+        // Whole New York days: the rows of each (48 half hours), their first open and last close.
+        Assert.Equal(expected.Select(r => ((decimal)r[0]!, (decimal)r[1]!, (long)r[2]!)),
+            candles.Select(c => (c.GetProperty("open").GetDecimal(), c.GetProperty("close").GetDecimal(), c.GetProperty("tradeCount").GetInt64())));
+        Assert.All(expected, r => Assert.Equal(48L, (long)r[2]!));
         Assert.Equal(2, skipped.ExitCode);
         Assert.Contains("does not exist in America/New_York", skipped.Error, StringComparison.Ordinal);
     }

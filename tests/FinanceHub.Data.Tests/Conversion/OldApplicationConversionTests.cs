@@ -131,6 +131,9 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
         // The application's sessions run in New York, as the old Django app with USE_TZ = False did.
         await using var dataSource = new NpgsqlDataSourceBuilder(new NpgsqlConnectionStringBuilder(connectionString) { Timezone = "America/New_York" }.ConnectionString).Build();
         await OldApplication.CreateAsync(dataSource, prices: 150_000, naiveTime: true);
+        // Two wall times whose instants are known without PostgreSQL: New York is UTC-5 in January, UTC-4 in July.
+        var winter = await dataSource.ScalarAsync<long>("INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume) VALUES (1, '2026-01-15 09:30', 1, 1, 1, 1, 1) RETURNING id");
+        var summer = await dataSource.ScalarAsync<long>("INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume) VALUES (1, '2026-07-15 09:31:07', 1, 1, 1, 1, 1) RETURNING id");
         var converter = new HypertableConverter(dataSource, NullLogger<HypertableConverter>.Instance);
         var schemaBefore = await SchemaAsync(dataSource);
 
@@ -146,13 +149,29 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
 
         var options = new ConversionOptions { TimeZone = "America/New_York", BatchSize = BatchSize.OfRows(20_000) };
         await using var writer = await OldApplication.Writer.StartAsync(dataSource);
-        // Every step takes the conversion's lock: a swap, rollback or finalize while a copy runs is refused.
-        var slow = converter.ConvertAsync(Prices, options with { BatchSize = BatchSize.OfRows(2_000) }, Ct);
-        await WaitForPhaseAsync(converter, ConversionPhase.Copying, slow);
+        // Every step takes the conversion's lock: a swap, rollback or finalize while a copy runs is refused. The copy is held
+        // after its first batch (its progress callback waits) so the three attempts certainly meet it running.
+        var firstBatch = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new ManualResetEventSlim();
+        var held = converter.ConvertAsync(Prices, options with
+        {
+            Progress = new SyncProgress<ConversionProgress>(_ =>
+            {
+                firstBatch.TrySetResult();
+                release.Wait(TimeSpan.FromMinutes(2));
+            }),
+        }, Ct);
+        if (await Task.WhenAny(firstBatch.Task, held).WaitAsync(TimeSpan.FromMinutes(1), Ct) == held)
+        {
+            await held; // its exception, if it failed
+            Assert.Fail("the conversion ended before its first batch reported");
+        }
+
         await Assert.ThrowsAsync<ConversionInProgressException>(() => converter.SwapAsync(Prices, Ct));
         await Assert.ThrowsAsync<ConversionInProgressException>(() => converter.RollbackAsync(Prices, Ct));
         await Assert.ThrowsAsync<ConversionInProgressException>(() => converter.FinalizeAsync(Prices, Ct));
-        Assert.Equal(ConversionPhase.Copied, (await slow).Phase);
+        release.Set();
+        Assert.Equal(ConversionPhase.Copied, (await held).Phase);
         Assert.All(await converter.ValidateAsync(Prices, Ct), v => Assert.True(v.Matches, $"{v.Start:O}: {v.OldRows} vs {v.NewRows}"));
         await converter.SwapAsync(Prices, Ct);
         await Task.Delay(300, Ct); // the application writes into the hypertable, mirrored into the old table
@@ -175,6 +194,8 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
         Assert.True(operations > 50, $"the writer did only {operations} operations");
         Assert.True(maxWait < TimeSpan.FromSeconds(5), $"a write waited {maxWait.TotalMilliseconds} ms");
         AssertSameContent(await OldApplication.PricesMd5Async(dataSource, "(date AT TIME ZONE 'America/New_York')"));
+        Assert.Equal(new DateTime(2026, 1, 15, 14, 30, 0, DateTimeKind.Utc), await dataSource.ScalarAsync<DateTime>("SELECT date FROM asset_prices_historic WHERE id = $1", winter));
+        Assert.Equal(new DateTime(2026, 7, 15, 13, 31, 7, DateTimeKind.Utc), await dataSource.ScalarAsync<DateTime>("SELECT date FROM asset_prices_historic WHERE id = $1", summer));
         Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname LIKE '%\\_pre\\_hypertable%'"));
     }
 
@@ -261,17 +282,8 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
 
     private static void AssertSameContent((string Table, string Oracle) md5) => Assert.Equal(md5.Oracle, md5.Table);
 
-    private static async Task WaitForPhaseAsync(HypertableConverter converter, ConversionPhase phase, Task running)
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
-        for (var i = 0; i < 600 && (await converter.GetStatusAsync(Ct)).Single(s => s.Table == Prices).Phase != phase; i++)
-        {
-            if (running.IsCompleted)
-            {
-                await running; // its exception, if it failed
-                Assert.Fail($"the conversion ended before reaching {phase}");
-            }
-
-            await Task.Delay(50, Ct);
-        }
+        public void Report(T value) => report(value);
     }
 }

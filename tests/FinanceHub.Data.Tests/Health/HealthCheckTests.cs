@@ -20,31 +20,12 @@ public sealed class HealthCheckTests(DatabaseFixture fixture)
     {
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("health_ok", migrate: true);
         await using var _ = dataSource;
+        await PauseJobsAsync(dataSource);
         await using var services = Services(connectionString);
-        // Community releases that run new jobs at once do so within seconds of the migration: let them, so the check sees
-        // what they did (on releases that schedule them later this waits in vain, briefly).
-        for (var i = 0; fixture.IsCommunity && i < 20 && !await dataSource.ScalarAsync<bool>(
-                 "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_stats WHERE last_run_status IS NOT NULL)"); i++)
-        {
-            await Task.Delay(500, Ct);
-        }
 
         var entry = await CheckAsync(services);
-        // Some servers cannot run TimescaleDB's background jobs at all (PostgreSQL 17.12 with TimescaleDB 2.19 to 2.29:
-        // every job, TimescaleDB's own too, fails with "cannot drop portal"). Seen by plain SQL, independent of the check.
-        var brokenJobs = fixture.IsCommunity && await dataSource.ScalarAsync<bool>(
-            "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_errors WHERE err_message LIKE 'cannot drop portal%')");
 
-        if (brokenJobs)
-        {
-            Assert.Equal(HealthStatus.Degraded, entry.Status);
-            Assert.Contains("failed on their last run", entry.Description, StringComparison.Ordinal);
-        }
-        else
-        {
-            Assert.True(entry.Status == HealthStatus.Healthy, entry.Description);
-        }
-
+        Assert.True(entry.Status == HealthStatus.Healthy, entry.Description);
         Assert.Equal(fixture.Edition.ToString(), entry.Data["edition"]);
         Assert.Equal(await dataSource.ScalarAsync<string>("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'"), entry.Data["timescaledb"]);
         Assert.Empty((IEnumerable<string>)entry.Data["pendingMigrations"]);
@@ -52,43 +33,49 @@ public sealed class HealthCheckTests(DatabaseFixture fixture)
     }
 
     [Fact]
-    public async Task Pending_migrations_a_failing_policy_and_a_stale_aggregate_each_degrade_it_with_the_reason()
+    public async Task A_stale_aggregate_a_failing_policy_and_pending_migrations_each_degrade_it_with_the_reason()
     {
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("health_degraded", migrate: true);
         await using var _ = dataSource;
-        await using var services = Services(connectionString, o => o.MaxAggregateLag = TimeSpan.FromHours(1));
+        // Default thresholds. TimescaleDB's jobs are paused so that nothing runs behind the test's back (and, on servers
+        // whose jobs cannot run at all, so that their failures do not stand in for the ones this test causes).
+        await PauseJobsAsync(dataSource);
+        await using var services = Services(connectionString);
         var manager = TestServices.Manager(dataSource);
-        // The refresh policies must not run behind the test's back: on community their jobs are paused, as a stopped scheduler would be.
-        if (fixture.IsCommunity)
-        {
-            await dataSource.ExecuteAsync("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'policy_refresh_continuous_aggregate'");
-        }
 
         // Prices of the last three days (up to two hours ago), never materialized.
         var asset = await dataSource.InsertAssetAsync("HLTH");
         var end = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddHours(DateTime.UtcNow.Hour - 2);
         await dataSource.InsertPricesAsync(asset, end.AddDays(-3), end, TimeSpan.FromMinutes(15));
         var stale = await CheckAsync(services);
-
         foreach (var view in Aggregates.All)
         {
             await manager.RefreshContinuousAggregateAsync(view, cancellationToken: Ct);
         }
 
         var refreshed = await CheckAsync(services);
-        await FailAPolicyAsync(dataSource, manager);
-        var failing = await CheckAsync(services);
-        await dataSource.ExecuteAsync("DELETE FROM \"__EFMigrationsHistory\" WHERE migration_id = (SELECT max(migration_id) FROM \"__EFMigrationsHistory\")");
+        var removed = await dataSource.QueryAsync(
+            "DELETE FROM \"__EFMigrationsHistory\" WHERE migration_id = (SELECT max(migration_id) FROM \"__EFMigrationsHistory\") RETURNING migration_id, product_version");
         var pending = await CheckAsync(services);
+        await dataSource.ExecuteAsync("INSERT INTO \"__EFMigrationsHistory\" (migration_id, product_version) VALUES ($1, $2)", removed[0][0], removed[0][1]);
 
         Assert.Equal(HealthStatus.Degraded, stale.Status);
         Assert.Contains("asset_prices_hourly is stale", stale.Description, StringComparison.Ordinal);
-        Assert.DoesNotContain("is stale", refreshed.Description, StringComparison.Ordinal);
-        Assert.Equal(HealthStatus.Degraded, failing.Status);
-        Assert.Contains("failed on their last run", failing.Description, StringComparison.Ordinal);
-        Assert.NotEmpty((IEnumerable<string>)failing.Data["failingJobs"]);
+        Assert.True(refreshed.Status == HealthStatus.Healthy, refreshed.Description);
         Assert.Equal(HealthStatus.Degraded, pending.Status);
         Assert.Contains("migration(s) not applied", pending.Description, StringComparison.Ordinal);
+        Assert.Single((IEnumerable<string>)pending.Data["pendingMigrations"]);
+
+        // Last, as it needs TimescaleDB's scheduler on the community edition, which a busy server may not give a worker.
+        var failingJob = await FailAPolicyAsync(dataSource, manager);
+        var failing = await CheckAsync(services);
+        await RepairAsync(dataSource, failingJob);
+        var repaired = await CheckAsync(services);
+
+        Assert.Equal(HealthStatus.Degraded, failing.Status);
+        Assert.Contains("failed on their last run", failing.Description, StringComparison.Ordinal);
+        Assert.Contains(failingJob, failing.Description, StringComparison.Ordinal);
+        Assert.True(repaired.Status == HealthStatus.Healthy, repaired.Description);
     }
 
     [Fact]
@@ -104,27 +91,58 @@ public sealed class HealthCheckTests(DatabaseFixture fixture)
     }
 
     /// <summary>
-    /// A policy that really fails: on Apache the project's retention policy of a table pointed at one that does not exist,
-    /// run by maintenance; on community a job whose procedure raises, run by TimescaleDB's scheduler.
+    /// A policy that really fails, and what the health check names it by: on Apache the project's retention policy of a
+    /// table pointed at one that does not exist, run by maintenance; on community a job whose procedure raises, run by
+    /// TimescaleDB's scheduler.
     /// </summary>
-    private async Task FailAPolicyAsync(NpgsqlDataSource dataSource, TimescaleManager manager)
+    private async Task<string> FailAPolicyAsync(NpgsqlDataSource dataSource, TimescaleManager manager)
     {
         if (!fixture.IsCommunity)
         {
-            await dataSource.ExecuteAsync("UPDATE financehub.maintenance_policies SET target = 'no_such_table', next_run_at = now() WHERE name = (SELECT min(name) FROM financehub.maintenance_policies WHERE kind = 'Retention')");
+            await dataSource.ExecuteAsync("UPDATE financehub.maintenance_policies SET target = 'no_such_table', next_run_at = now() WHERE name = 'retention:api_usage_logs'");
             await manager.RunMaintenanceAsync(force: true, Ct);
-            return;
+            return "retention:api_usage_logs";
         }
 
-        await dataSource.ExecuteAsync(
+        var job = await dataSource.ScalarAsync<int>(
             """
             CREATE PROCEDURE health_test_fails(job_id int, config jsonb) LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'health test: this job fails'; END $$;
             SELECT add_job('health_test_fails', INTERVAL '1 hour', initial_start => now());
             """);
         for (var i = 0; i < 120 && !await dataSource.ScalarAsync<bool>(
-                 "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id) WHERE j.proc_name = 'health_test_fails' AND s.last_run_status = 'Failed')"); i++)
+                 "SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_stats WHERE job_id = $1 AND last_run_status = 'Failed')", job); i++)
         {
             await Task.Delay(500, Ct);
+        }
+
+        if (!await dataSource.ScalarAsync<bool>("SELECT EXISTS (SELECT 1 FROM timescaledb_information.job_stats WHERE job_id = $1 AND last_run_status IS NOT NULL)", job))
+        {
+            Assert.Skip("TimescaleDB's scheduler did not run the failing job within a minute (no free background worker on this server); " +
+                        "the stale-aggregate and pending-migration parts above passed.");
+        }
+
+        return $"({job})";
+    }
+
+    /// <summary>Undoes <see cref="FailAPolicyAsync"/>: the policy's target back, or the failing job removed.</summary>
+    private async Task RepairAsync(NpgsqlDataSource dataSource, string failingJob)
+    {
+        if (!fixture.IsCommunity)
+        {
+            await dataSource.ExecuteAsync(
+                "UPDATE financehub.maintenance_policies SET target = 'api_usage_logs', last_run_status = NULL, last_error = NULL WHERE name = 'retention:api_usage_logs'");
+            return;
+        }
+
+        await dataSource.ExecuteAsync("SELECT delete_job($1)", int.Parse(failingJob.Trim('(', ')'), System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Every TimescaleDB job of the database unscheduled (community; the Apache edition has none).</summary>
+    private async Task PauseJobsAsync(NpgsqlDataSource dataSource)
+    {
+        if (fixture.IsCommunity)
+        {
+            await dataSource.ExecuteAsync("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs");
         }
     }
 

@@ -18,7 +18,7 @@ public static class OldApplication
     /// <param name="metrics">performance_metrics rows.</param>
     /// <param name="apiLogs">api_usage_logs rows.</param>
     /// <param name="naiveTime">Whether the old application stored prices' <c>date</c> as <c>timestamp without time zone</c>
-    /// (Django with USE_TZ = False), in America/New_York.</param>
+    /// (Django with USE_TZ = False), in America/New_York; the rows then end on 2026-10-20, between the clock changes.</param>
     public static async Task CreateAsync(NpgsqlDataSource dataSource, int prices, int metrics = 2_000, int apiLogs = 2_000, bool naiveTime = false)
     {
         var dateType = naiveTime ? "timestamp without time zone" : "timestamp with time zone";
@@ -36,6 +36,8 @@ public static class OldApplication
               volume numeric(28,8) NOT NULL);
             CREATE INDEX asset_prices_historic_asset_id_4b6a3c2e ON asset_prices_historic (asset_id);
             CREATE INDEX asset_prices_historic_asset_id_date_idx ON asset_prices_historic (asset_id, date);
+            -- A name at PostgreSQL's 63-byte limit, as generated names often are: renames must bring it back exactly.
+            CREATE INDEX asset_prices_historic_close_for_the_reports_page_of_the_old_app ON asset_prices_historic (close);
             CREATE TABLE performance_metrics (
               id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, metric_name varchar(128) NOT NULL, value double precision NOT NULL,
               unit varchar(16), service varchar(64), host varchar(128), asset_id integer, tags jsonb);
@@ -49,7 +51,7 @@ public static class OldApplication
         await dataSource.ExecuteAsync(
             $"""
             INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume)
-            SELECT a.id, date_trunc('day', {(naiveTime ? "localtimestamp" : "now()")}) - interval '1 day' - make_interval(mins => 5 * ($1 / 5 - n)),
+            SELECT a.id, {(naiveTime ? "timestamp '2026-10-20 00:00'" : "date_trunc('day', now()) - interval '1 day'")} - make_interval(mins => 5 * ($1 / 5 - n)),
                    100 + (n % 97) + a.id, 101 + (n % 97) + a.id, 99 + (n % 97) + a.id, 100.5 + (n % 89) + a.id, (n * 7 % 1000) + 0.12345678
             FROM generate_series(1, $1 / 5) n CROSS JOIN assets a ORDER BY n, a.id
             """, prices);
@@ -142,13 +144,17 @@ public static class OldApplication
                         await using var insert = new NpgsqlCommand(
                             "INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume) VALUES ($1, $2, 10, 12, 9, 11, 5) RETURNING id",
                             connection, transaction);
-                        insert.Parameters.Add(new() { Value = (long)random.Next(1, 6) });
-                        insert.Parameters.Add(new() { Value = now = now.AddMilliseconds(random.Next(1, 500)), NpgsqlDbType = NpgsqlDbType.TimestampTz });
+                        var asset = (long)random.Next(1, 6);
+                        now = now.AddMilliseconds(random.Next(1, 500));
+                        insert.Parameters.Add(new() { Value = asset });
+                        insert.Parameters.Add(new() { Value = now, NpgsqlDbType = NpgsqlDbType.TimestampTz });
                         var id = (long)(await insert.ExecuteScalarAsync(CancellationToken.None))!;
+                        // The oracle from the writer's own values, not read back from the table under test.
                         await using var oracle = new NpgsqlCommand(
-                            "INSERT INTO oracle.prices (id, asset_id, date, open, high, low, close, volume) SELECT id, asset_id, date, open, high, low, close, volume FROM asset_prices_historic WHERE id = $1",
-                            connection, transaction);
+                            "INSERT INTO oracle.prices (id, asset_id, date, open, high, low, close, volume) VALUES ($1, $2, $3, 10, 12, 9, 11, 5)", connection, transaction);
                         oracle.Parameters.Add(new() { Value = id });
+                        oracle.Parameters.Add(new() { Value = asset });
+                        oracle.Parameters.Add(new() { Value = now, NpgsqlDbType = NpgsqlDbType.TimestampTz });
                         await oracle.ExecuteNonQueryAsync(CancellationToken.None);
                         maxId = Math.Max(maxId, id);
                     }

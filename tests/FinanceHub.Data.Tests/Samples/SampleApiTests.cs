@@ -20,7 +20,13 @@ public sealed class SampleApiTests(DatabaseFixture fixture)
         await using var _ = dataSource;
         var asset = await dataSource.InsertAssetAsync("API");
         var start = new DateTimeOffset(2026, 4, 6, 0, 0, 0, TimeSpan.Zero);
-        await dataSource.InsertPricesAsync(asset, start, start.AddDays(3), TimeSpan.FromMinutes(10));
+        // Prices that go up and down, so that first and last differ from min and max.
+        await dataSource.ExecuteAsync(
+            """
+            INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume)
+            SELECT $1, $2::timestamptz + make_interval(mins => 10 * n), 100 + (n * 37 % 11), 112 + (n * 13 % 5), 90 - (n * 7 % 3), 100 + (n * 53 % 13), n % 7
+            FROM generate_series(0, 3 * 144 - 1) n
+            """, asset, start);
         await using var factory = new WebApplicationFactory<FinanceHub.Data.SampleApi.SampleApi>().WithWebHostBuilder(web =>
             web.ConfigureServices(services => services.PostConfigure<DatabaseOptions>(o => o.ConnectionString = connectionString)));
         using var client = factory.CreateClient();
@@ -32,7 +38,7 @@ public sealed class SampleApiTests(DatabaseFixture fixture)
         using var unknown = await client.GetAsync(new Uri("/candles/NOPE?from=2026-04-06T00:00:00Z&to=2026-04-09T00:00:00Z", UriKind.Relative), Ct);
         var expected = await dataSource.QueryAsync(
             """
-            SELECT (array_agg(open ORDER BY date))[1], max(high), min(low), (array_agg(close ORDER BY date DESC))[1]
+            SELECT (array_agg(open ORDER BY date))[1], max(high), min(low), (array_agg(close ORDER BY date DESC))[1], sum(volume)
             FROM asset_prices_historic WHERE asset_id = $1 GROUP BY date_trunc('day', date, 'UTC') ORDER BY min(date)
             """, asset);
 
@@ -41,10 +47,11 @@ public sealed class SampleApiTests(DatabaseFixture fixture)
         Assert.Equal(fixture.Edition.ToString(), healthJson.GetProperty("checks").GetProperty("financehub-database").GetProperty("data").GetProperty("edition").GetString());
         Assert.Equal(HttpStatusCode.OK, candles.StatusCode);
         var actual = candleJson.GetProperty("candles").EnumerateArray()
-            .Select(c => (c.GetProperty("open").GetDecimal(), c.GetProperty("high").GetDecimal(), c.GetProperty("low").GetDecimal(), c.GetProperty("close").GetDecimal()))
+            .Select(c => (c.GetProperty("open").GetDecimal(), c.GetProperty("high").GetDecimal(), c.GetProperty("low").GetDecimal(), c.GetProperty("close").GetDecimal(),
+                c.GetProperty("volume").GetDecimal()))
             .ToList();
         Assert.Equal(3, actual.Count);
-        Assert.Equal(expected.Select(r => ((decimal)r[0]!, (decimal)r[1]!, (decimal)r[2]!, (decimal)r[3]!)), actual);
+        Assert.Equal(expected.Select(r => ((decimal)r[0]!, (decimal)r[1]!, (decimal)r[2]!, (decimal)r[3]!, (decimal)r[4]!)), actual);
         Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
     }
 }
