@@ -54,8 +54,10 @@ public static class CliApplication
                 // The whole chain, for a bug report; without --verbose one line says what happened and what to do.
                 await error.WriteLineAsync(ex.ToString());
             }
-            else if (code != ExitCodes.Usage)
+            else if (ex is not (NpgsqlException or InvalidOperationException or ArgumentException or CliUsageException or IOException
+                         or OperationCanceledException or Microsoft.Extensions.Options.OptionsValidationException))
             {
+                // Something unforeseen: the one line may not be enough. Foreseen failures stay one line (pipelines parse it).
                 await error.WriteLineAsync("(--verbose shows the exception's detail)");
             }
 
@@ -158,7 +160,9 @@ public static class ExitCodes
             (Usage, "the database asks for a password and none was given: pipe it to --password-stdin, or set TIMESCALE_DB_PASSWORD, PGPASSWORD or a PGPASSFILE (not in --connection, where the process list shows it)"),
         PostgresException { SqlState: PostgresErrorCodes.InvalidCatalogName } e =>
             (Usage, OneLine($"{e.MessageText}; check the database name in --connection, FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_NAME")),
-        ArgumentException e => (Usage, OneLine(CliWording.Of(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message))),
+        // The project's own argument checks are bad usage; an ArgumentException from deeper down (a driver, the runtime) in
+        // the middle of an operation is a failure of the operation, not of what the user typed.
+        ArgumentException e when IsOurs(e) => (Usage, OneLine(CliWording.Of(e.ParamName is { } name ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message))),
         CliUsageException e => (Usage, OneLine(e.Message)),
         Microsoft.Extensions.Options.OptionsValidationException e => (Usage, OneLine(string.Join(" ", e.Failures))),
         // The server's statement_timeout, or Npgsql cancelling a statement past its command timeout ("user request"); a
@@ -179,6 +183,13 @@ public static class ExitCodes
         IOException e => (Failed, OneLine(e.Message)),
         _ => (Failed, OneLine($"{exception.GetType().Name}: {exception.Message}")),
     };
+
+    /// <summary>Whether the first frame outside the runtime's own throw helpers (<c>ArgumentException.ThrowIf...</c>) is the project's.</summary>
+    private static bool IsOurs(Exception exception)
+        => new System.Diagnostics.StackTrace(exception, false).GetFrames()
+               .Select(f => f.GetMethod()?.DeclaringType?.Assembly)
+               .FirstOrDefault(a => a is not null && a != typeof(object).Assembly) is { } assembly
+           && (assembly == typeof(ExitCodes).Assembly || assembly == typeof(FinanceHubDbContext).Assembly);
 
     /// <summary>Npgsql's words for a failure while a statement was being sent or its result read (not while connecting).</summary>
     private static bool IsDuringStatement(NpgsqlException exception)

@@ -42,7 +42,6 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
         Assert.Equal(ExitCodes.Unreachable, unreachable.ExitCode);
         Assert.Contains("cannot reach the database", unreachable.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", unreachable.Error, StringComparison.Ordinal);
-        Assert.Contains("--verbose", unreachable.Error, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -108,6 +107,16 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
         Assert.Contains("timed out", ExitCodes.Classify(client)!.Value.Reason, StringComparison.Ordinal);
         Assert.True(cli.ExitCode == ExitCodes.Timeout, cli.Error);
         Assert.Contains("timed out", cli.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_argument_error_from_the_project_is_bad_usage_one_from_deeper_down_is_a_failed_operation()
+    {
+        var ours = Assert.Throws<ArgumentException>(() => FinanceHub.Data.Entities.Hypertables.Get("nope"));
+        var deeper = Assert.Throws<ArgumentException>(() => Enum.Parse<DayOfWeek>("Caturday"));
+
+        Assert.Equal(ExitCodes.Usage, ExitCodes.Classify(ours)!.Value.Code);
+        Assert.Equal(ExitCodes.Failed, ExitCodes.Classify(deeper)!.Value.Code);
     }
 
     [Fact]
