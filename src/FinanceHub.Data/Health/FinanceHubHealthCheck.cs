@@ -12,9 +12,8 @@ namespace FinanceHub.Data.Health;
 public sealed class FinanceHubHealthCheckOptions
 {
     /// <summary>
-    /// How far an aggregate's watermark may trail the newest price before it counts as stale. Default: per aggregate, its
-    /// refresh policy's end offset plus two schedule intervals (what the policy itself promises), else 3 hours (hourly)
-    /// and 2 days (daily).
+    /// How far an aggregate's watermark may trail the newest price before it counts as stale. Default: per aggregate, two
+    /// schedule intervals of its refresh policy plus one bucket, at least 3 hours (hourly) and 2 days (daily).
     /// </summary>
     public TimeSpan? MaxAggregateLag { get; set; }
 
@@ -71,10 +70,20 @@ public sealed class FinanceHubHealthCheck(
             }
         }
 
-        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.maintenance_policies') IS NOT NULL", [], cancellationToken))
+        // One round trip for what the rest needs: which project tables exist, the newest price, the backlogs.
+        var state = (await dataSource.QueryAsync(
+            """
+            SELECT to_regclass('financehub.maintenance_policies') IS NOT NULL,
+                   (SELECT max(date) FROM asset_prices_historic),
+                   CASE WHEN to_regclass('financehub.archives') IS NOT NULL
+                        THEN (SELECT count(*) FROM financehub.archives WHERE status = 'Exported' OR last_error IS NOT NULL) END,
+                   CASE WHEN to_regclass('financehub.pending_refreshes') IS NOT NULL THEN (SELECT count(*) FROM financehub.pending_refreshes) END
+            """, [], r => (Migrated: r.GetBoolean(0), Newest: r.IsDBNull(1) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(1),
+                Archives: r.IsDBNull(2) ? (long?)null : r.GetInt64(2), Refreshes: r.IsDBNull(3) ? (long?)null : r.GetInt64(3)), cancellationToken))[0];
+        if (state.Migrated)
         {
-            var failing = (await timescale.GetJobsAsync(cancellationToken))
-                .Where(j => j.Enabled && string.Equals(j.LastRunStatus, "Failed", StringComparison.OrdinalIgnoreCase))
+            var jobs = await timescale.GetJobsAsync(cancellationToken);
+            var failing = jobs.Where(j => j.Enabled && string.Equals(j.LastRunStatus, "Failed", StringComparison.OrdinalIgnoreCase))
                 .Select(j => $"{j.Kind} {j.Target} ({j.Id}): {j.LastError ?? "failed"}").ToList();
             data["failingJobs"] = failing;
             if (failing.Count > 0)
@@ -82,8 +91,8 @@ public sealed class FinanceHubHealthCheck(
                 reasons.Add($"{failing.Count} job(s) failed on their last run: {string.Join("; ", failing)}");
             }
 
-            await CheckAggregatesAsync(data, reasons, cancellationToken);
-            await CheckBacklogAsync(data, reasons, cancellationToken);
+            await CheckAggregatesAsync(state.Newest, jobs, data, reasons, cancellationToken);
+            CheckBacklog(state.Archives, state.Refreshes, data, reasons);
         }
 
         return reasons.Count == 0
@@ -91,37 +100,34 @@ public sealed class FinanceHubHealthCheck(
             : HealthCheckResult.Degraded(string.Join("; ", reasons), data: data);
     }
 
-    private async Task CheckAggregatesAsync(Dictionary<string, object> data, List<string> reasons, CancellationToken cancellationToken)
+    private async Task CheckAggregatesAsync(
+        DateTimeOffset? newest, IReadOnlyList<JobInfo> jobs, Dictionary<string, object> data, List<string> reasons, CancellationToken cancellationToken)
     {
-        var newest = await dataSource.ScalarAsync<DateTimeOffset?>("SELECT max(date) FROM asset_prices_historic", [], cancellationToken);
-        var policies = (await timescale.GetJobsAsync(cancellationToken)).Where(j => j.Kind.Contains("refresh", StringComparison.OrdinalIgnoreCase)).ToList();
         var lags = new Dictionary<string, string>();
         foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
         {
             // Trailing behind the newest price, not behind the clock: a quiet market is not a stale aggregate.
-            var lag = newest is { } n && (aggregate.MaterializedThrough is not { } through || through < n) ? n - (aggregate.MaterializedThrough ?? DateTimeOffset.MinValue) : TimeSpan.Zero;
-            if (lag > TimeSpan.FromDays(36_500))
-            {
-                lag = TimeSpan.MaxValue;
-            }
-
-            var threshold = options.Value.MaxAggregateLag ?? DefaultLag(aggregate.View, policies.FirstOrDefault(p => p.Target.EndsWith(aggregate.View, StringComparison.Ordinal)));
-            lags[aggregate.View] = lag == TimeSpan.MaxValue ? "never materialized" : Durations.Describe(lag);
-            if (lag > threshold)
+            TimeSpan? lag = newest is not { } n ? TimeSpan.Zero
+                : aggregate.MaterializedThrough is { } through ? (through < n ? n - through : TimeSpan.Zero)
+                : null; // rows, and nothing materialized
+            var policy = jobs.FirstOrDefault(j => j.Kind.Contains("refresh", StringComparison.OrdinalIgnoreCase) && j.Target.EndsWith(aggregate.View, StringComparison.Ordinal));
+            var threshold = options.Value.MaxAggregateLag ?? DefaultLag(aggregate.View, policy);
+            lags[aggregate.View] = lag is { } l ? Durations.Describe(l) : "never materialized";
+            if (lag is null || lag > threshold)
             {
                 reasons.Add($"{aggregate.View} is stale: materialized through {aggregate.MaterializedThrough?.ToString("O") ?? "nothing"}, " +
-                            $"{(lag == TimeSpan.MaxValue ? "never" : Durations.Describe(lag))} behind the newest price (threshold {Durations.Describe(threshold)})");
+                            $"{(lag is { } behind ? Durations.Describe(behind) : "never")} behind the newest price (threshold {Durations.Describe(threshold)})");
             }
         }
 
         data["aggregateLag"] = lags;
     }
 
+    /// <summary>Two schedule intervals and one bucket of the aggregate's refresh policy, at least 3 hours (hourly) or 2 days (daily).</summary>
     private static TimeSpan DefaultLag(string view, JobInfo? policy)
     {
-        var schedule = policy is not null && TryParseInterval(policy.Schedule, out var s) ? s : (TimeSpan?)null;
-        var fallback = view.EndsWith("daily", StringComparison.Ordinal) ? TimeSpan.FromDays(2) : TimeSpan.FromHours(3);
-        return schedule is { } every ? TimeSpan.FromTicks(Math.Max(fallback.Ticks, (every * 2 + (view.EndsWith("daily", StringComparison.Ordinal) ? TimeSpan.FromDays(1) : TimeSpan.FromHours(1))).Ticks)) : fallback;
+        var (bucket, floor) = view.EndsWith("daily", StringComparison.Ordinal) ? (TimeSpan.FromDays(1), TimeSpan.FromDays(2)) : (TimeSpan.FromHours(1), TimeSpan.FromHours(3));
+        return policy is not null && TryParseInterval(policy.Schedule, out var every) && (every * 2) + bucket > floor ? (every * 2) + bucket : floor;
     }
 
     private static bool TryParseInterval(string text, out TimeSpan value)
@@ -138,12 +144,11 @@ public sealed class FinanceHubHealthCheck(
         }
     }
 
-    private async Task CheckBacklogAsync(Dictionary<string, object> data, List<string> reasons, CancellationToken cancellationToken)
+    private void CheckBacklog(long? archives, long? refreshes, Dictionary<string, object> data, List<string> reasons)
     {
-        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.archives') IS NOT NULL", [], cancellationToken))
+        if (archives is { } unfinished)
         {
-            // Exported but never verified, or verified with the chunk still waiting to be dropped by automated archiving.
-            var unfinished = await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.archives WHERE status = 'Exported' OR last_error IS NOT NULL", [], cancellationToken);
+            // Exported but never verified, or with an error.
             data["archiveBacklog"] = unfinished;
             if (unfinished > options.Value.MaxArchiveBacklog)
             {
@@ -151,9 +156,8 @@ public sealed class FinanceHubHealthCheck(
             }
         }
 
-        if (await dataSource.ScalarAsync<bool>("SELECT to_regclass('financehub.pending_refreshes') IS NOT NULL", [], cancellationToken))
+        if (refreshes is { } pending)
         {
-            var pending = await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes", [], cancellationToken);
             data["pendingRefreshes"] = pending;
             if (pending > options.Value.MaxPendingRefreshes)
             {

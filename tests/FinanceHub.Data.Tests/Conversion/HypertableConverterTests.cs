@@ -166,9 +166,4 @@ public sealed class HypertableConverterTests(DatabaseFixture fixture)
 
         return (written, maxWait);
     }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

@@ -281,9 +281,4 @@ public sealed class OldApplicationConversionTests(DatabaseFixture fixture)
         """);
 
     private static void AssertSameContent((string Table, string Oracle) md5) => Assert.Equal(md5.Oracle, md5.Table);
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

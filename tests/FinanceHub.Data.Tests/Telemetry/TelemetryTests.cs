@@ -48,23 +48,14 @@ public sealed class TelemetryTests(DatabaseFixture fixture)
     }
 
     private static long Sum(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
-    {
-        long total = 0;
-        foreach (var metric in metrics.Where(m => m.Name == name))
-        {
-            foreach (ref readonly var point in metric.GetMetricPoints())
-            {
-                if (Matches(point, tags))
-                {
-                    total += point.GetSumLong();
-                }
-            }
-        }
-
-        return total;
-    }
+        => Total(metrics, name, tags, static (in MetricPoint p) => p.GetSumLong());
 
     private static long Count(List<Metric> metrics, string name, params (string Key, string Value)[] tags)
+        => Total(metrics, name, tags, static (in MetricPoint p) => p.GetHistogramCount());
+
+    private delegate long PointValue(in MetricPoint point);
+
+    private static long Total(List<Metric> metrics, string name, (string Key, string Value)[] tags, PointValue value)
     {
         long total = 0;
         foreach (var metric in metrics.Where(m => m.Name == name))
@@ -73,7 +64,7 @@ public sealed class TelemetryTests(DatabaseFixture fixture)
             {
                 if (Matches(point, tags))
                 {
-                    total += point.GetHistogramCount();
+                    total += value(in point);
                 }
             }
         }
