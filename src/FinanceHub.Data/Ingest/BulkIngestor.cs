@@ -10,7 +10,8 @@ namespace FinanceHub.Data.Ingest;
 
 /// <summary>
 /// Fast loading through Npgsql's binary COPY, streamed: rows are written as they are read, never all held in memory.
-/// A load is one transaction: when any row is bad, a symbol unknown, or a key duplicated, nothing is written.
+/// A load is one transaction: when any row is bad, a symbol unknown, or a key duplicated, nothing is written. A price load
+/// with <see cref="IngestOptions.Parallelism"/> above 1 writes over several COPY streams committed together (see there).
 /// </summary>
 public interface IBulkIngestor
 {
@@ -36,6 +37,14 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
 
     private const string PriceColumns = "asset_id, date, open, high, low, close, adjusted_close, volume, trade_count, source";
 
+    internal const string StagingTableSql =
+        """
+        CREATE TEMP TABLE financehub_price_staging (
+          asset_id integer NOT NULL, date timestamptz NOT NULL, open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL,
+          close numeric NOT NULL, adjusted_close numeric, volume numeric NOT NULL, trade_count integer, source text, ordinal bigint NOT NULL
+        ) ON COMMIT DROP
+        """;
+
     /// <inheritdoc />
     public Task<IngestResult> IngestPricesAsync(IEnumerable<PriceRow> rows, IngestOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -49,27 +58,58 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
     {
         ArgumentNullException.ThrowIfNull(rows);
         options ??= IngestOptions.Default;
+        if (options.Parallelism is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Parallelism, "IngestOptions.Parallelism is the number of COPY streams: 1 to 64.");
+        }
+
         var stopwatch = Stopwatch.StartNew();
         var staged = options.OnConflict != ConflictMode.Error;
+        var copySql = staged
+            ? $"COPY financehub_price_staging ({PriceColumns}, ordinal) FROM STDIN (FORMAT BINARY)"
+            : $"COPY asset_prices_historic ({PriceColumns}) FROM STDIN (FORMAT BINARY)";
+        IngestResult result;
+        if (options.Parallelism > 1)
+        {
+            var outcome = await new ParallelPriceLoad(dataSource, options.Parallelism, staged, copySql, MergeSql(options.OnConflict))
+                .RunAsync(rows, options, cancellationToken);
+            options.Progress?.Report(outcome.Count);
+            result = new IngestResult(outcome.Count, outcome.Written, outcome.Count - outcome.Written, outcome.Created, outcome.Min, outcome.Max, stopwatch.Elapsed);
+        }
+        else
+        {
+            result = await LoadInOneTransactionAsync(rows, options, staged, copySql, stopwatch, cancellationToken);
+        }
+
+        LogLoaded("asset_prices_historic", result.RowsRead, result.RowsWritten, stopwatch.ElapsedMilliseconds);
+        Telemetry.FinanceHubTelemetry.Ingested("asset_prices_historic", result.RowsWritten);
+        if (options.RefreshAggregates && result.MinDate is { } from && result.MaxDate is { } to)
+        {
+            var refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken);
+            foreach (var refresh in refreshes.Where(r => r.Status == AggregateRefreshStatus.Refreshed))
+            {
+                LogRefreshed(refresh.View, from, to);
+            }
+
+            result = result with { AggregateRefreshes = refreshes };
+        }
+
+        return result;
+    }
+
+    private async Task<IngestResult> LoadInOneTransactionAsync(
+        IAsyncEnumerable<PriceRow> rows, IngestOptions options, bool staged, string copySql, Stopwatch stopwatch, CancellationToken cancellationToken)
+    {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
 
         var assets = await LoadAssetsAsync(connection, transaction, cancellationToken);
         if (staged)
         {
-            await using var create = new NpgsqlCommand(
-                $"""
-                CREATE TEMP TABLE financehub_price_staging (
-                  asset_id integer NOT NULL, date timestamptz NOT NULL, open numeric NOT NULL, high numeric NOT NULL, low numeric NOT NULL,
-                  close numeric NOT NULL, adjusted_close numeric, volume numeric NOT NULL, trade_count integer, source text, ordinal bigint NOT NULL
-                ) ON COMMIT DROP
-                """, connection, transaction);
+            await using var create = new NpgsqlCommand(StagingTableSql, connection, transaction);
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var copySql = staged
-            ? $"COPY financehub_price_staging ({PriceColumns}, ordinal) FROM STDIN (FORMAT BINARY)"
-            : $"COPY asset_prices_historic ({PriceColumns}) FROM STDIN (FORMAT BINARY)";
         var created = new List<string>();
         long count = 0;
         DateTimeOffset? min = null, max = null;
@@ -142,7 +182,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
-            throw new DuplicateRowException(ex.Detail is { Length: > 0 } d && !d.Contains("redacted", StringComparison.OrdinalIgnoreCase) ? d : ex.ConstraintName ?? ex.MessageText, ex);
+            throw Duplicate(ex);
         }
         finally
         {
@@ -153,39 +193,31 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         long written = count;
         if (staged && count > 0)
         {
-            var (order, onConflict) = options.OnConflict == ConflictMode.Update
-                ? ("ordinal DESC", "DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, " +
-                                   "adjusted_close = excluded.adjusted_close, volume = excluded.volume, trade_count = excluded.trade_count, source = excluded.source")
-                : ("ordinal", "DO NOTHING");
-            await using var merge = new NpgsqlCommand(
-                $"""
-                INSERT INTO asset_prices_historic ({PriceColumns})
-                SELECT DISTINCT ON (asset_id, date) {PriceColumns} FROM financehub_price_staging ORDER BY asset_id, date, {order}
-                ON CONFLICT (asset_id, date) {onConflict}
-                """, connection, transaction);
-            merge.CommandTimeout = 0;
+            await using var merge = new NpgsqlCommand(MergeSql(options.OnConflict), connection, transaction) { CommandTimeout = 0 };
             written = await merge.ExecuteNonQueryAsync(cancellationToken);
         }
 
         await transaction.CommitAsync(cancellationToken);
         options.Progress?.Report(count);
-        var result = new IngestResult(count, written, count - written, created, min, max, stopwatch.Elapsed);
-        LogLoaded("asset_prices_historic", count, written, stopwatch.ElapsedMilliseconds);
-        Telemetry.FinanceHubTelemetry.Ingested("asset_prices_historic", written);
-
-        if (options.RefreshAggregates && min is { } from && max is { } to)
-        {
-            var refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken);
-            foreach (var refresh in refreshes.Where(r => r.Status == AggregateRefreshStatus.Refreshed))
-            {
-                LogRefreshed(refresh.View, from, to);
-            }
-
-            result = result with { AggregateRefreshes = refreshes };
-        }
-
-        return result;
+        return new IngestResult(count, written, count - written, created, min, max, stopwatch.Elapsed);
     }
+
+    /// <summary>Moves staged rows into the table: per key the first row (skip) or the last (update) of the load.</summary>
+    private static string MergeSql(ConflictMode mode)
+    {
+        var (order, onConflict) = mode == ConflictMode.Update
+            ? ("ordinal DESC", "DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, " +
+                               "adjusted_close = excluded.adjusted_close, volume = excluded.volume, trade_count = excluded.trade_count, source = excluded.source")
+            : ("ordinal", "DO NOTHING");
+        return $"""
+            INSERT INTO asset_prices_historic ({PriceColumns})
+            SELECT DISTINCT ON (asset_id, date) {PriceColumns} FROM financehub_price_staging ORDER BY asset_id, date, {order}
+            ON CONFLICT (asset_id, date) {onConflict}
+            """;
+    }
+
+    internal static DuplicateRowException Duplicate(PostgresException ex)
+        => new(ex.Detail is { Length: > 0 } d && !d.Contains("redacted", StringComparison.OrdinalIgnoreCase) ? d : ex.ConstraintName ?? ex.MessageText, ex);
 
     /// <inheritdoc />
     public async Task<IngestResult> IngestMetricsAsync(
@@ -314,7 +346,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         return new IngestResult(count, count, 0, [], min, max, stopwatch.Elapsed);
     }
 
-    private static string Validate(PriceRow? row, long n)
+    internal static string Validate(PriceRow? row, long n)
     {
         if (row is null)
         {
@@ -400,7 +432,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         return assets;
     }
 
-    private static async Task<int> CreateAssetAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string symbol, CancellationToken cancellationToken)
+    internal static async Task<int> CreateAssetAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string symbol, CancellationToken cancellationToken)
     {
         // ON CONFLICT: a concurrent load may have created it since we read the list.
         await using var command = new NpgsqlCommand(

@@ -53,6 +53,18 @@ public sealed record IngestOptions
     /// </summary>
     public bool RefreshAggregates { get; init; } = true;
 
+    /// <summary>
+    /// How many binary COPY streams load prices at once, each on its own connection (default 1). With 1 the load is one
+    /// transaction: all rows or none. Above 1, rows are routed by asset and chunk to the streams, whose transactions all
+    /// stay open until every stream has written its rows, and are then committed one after another: a bad row, an
+    /// unknown symbol or a duplicate anywhere still leaves nothing, but a connection lost during those final commits
+    /// (milliseconds) can leave the streams committed before it; loading the same rows again with
+    /// <see cref="ConflictMode.Skip"/> completes such a load. Also above 1: symbols created by
+    /// <see cref="UnknownSymbolMode.Create"/> and chunks created for the load are committed at once and stay even when the
+    /// load fails. Worth it on a server with cores to spare: on 2 cores, 2 streams load about 1.5 times as fast as 1.
+    /// </summary>
+    public int Parallelism { get; init; } = 1;
+
     /// <summary>Called every <see cref="ProgressInterval"/> rows with the number written so far.</summary>
     public IProgress<long>? Progress { get; init; }
 
