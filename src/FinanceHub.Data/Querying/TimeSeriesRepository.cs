@@ -1,3 +1,4 @@
+using System.Globalization;
 using FinanceHub.Data.Entities;
 using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Timescale;
@@ -144,7 +145,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         // Gap filling: TimescaleDB's time_bucket_gapfill and locf where the edition has them, the same result built from
         // generate_series over the zone's calendar where it does not.
         var nativeGapfill = options.FillGaps && await timescale.GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
-        var candles = await ReadCandlesAsync(normalized, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, cancellationToken);
+        // Candles as wide as the aggregate's buckets are its rows as they are, read by its (asset_id, bucket) index; only
+        // the raw edges outside its whole buckets are grouped here.
+        var direct = view is not null && !nativeGapfill && interval.Months == 0 && interval.Duration == subWidth;
+        var candles = await ReadCandlesAsync(normalized, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, direct, cancellationToken);
         if (candles.Count == 0 || options.FillGaps)
         {
             var assetId = await GetAssetIdAsync(symbol, cancellationToken);
@@ -171,7 +175,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
     private async Task<List<Candle>> ReadCandlesAsync(
         string symbol, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, string? view,
-        DateTimeOffset aggFrom, DateTimeOffset aggTo, bool gapfill, CancellationToken cancellationToken)
+        DateTimeOffset aggFrom, DateTimeOffset aggTo, bool gapfill, bool direct, CancellationToken cancellationToken)
     {
         // Three disjoint parts: raw rows before the first whole sub-bucket, the aggregate's whole materialized sub-buckets,
         // raw rows after them. Each part's t orders it correctly against the others, so first/last over t roll them up exactly.
@@ -205,6 +209,34 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                   FROM parts GROUP BY 1 ORDER BY 1
                   """)}
             """;
+        if (direct)
+        {
+            const string rawCandles =
+                """
+                SELECT time_bucket($6, date, $7), first(open, date), max(high), min(low), last(close, date), sum(volume), sum(coalesce(trade_count, 1))::bigint
+                FROM asset_prices_historic WHERE asset_id = (SELECT id FROM asset) AND date >= {0} AND date < {1} GROUP BY 1
+                """;
+            // An edge that is empty (the range is bucket-aligned, the aggregate current) is left out of the statement:
+            // the planner then never expands the hypertable's chunks.
+            var parts = new List<string>(3);
+            if (start < aggFrom)
+            {
+                parts.Add(string.Format(CultureInfo.InvariantCulture, rawCandles, "$2", "$4"));
+            }
+
+            parts.Add($"SELECT bucket, open, high, low, close, volume, trade_count FROM {view} WHERE asset_id = (SELECT id FROM asset) AND bucket >= $4 AND bucket < $5");
+            if (aggTo < end)
+            {
+                parts.Add(string.Format(CultureInfo.InvariantCulture, rawCandles, "$5", "$3"));
+            }
+
+            sql = $"""
+                WITH asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1)
+                {string.Join("\nUNION ALL\n", parts)}
+                ORDER BY 1
+                """;
+        }
+
         await using var command = dataSource.CreateCommand(sql);
         command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
         command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });

@@ -72,6 +72,27 @@ public sealed class MigrationCatalogTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Candles_are_served_by_covering_indexes_on_both_editions()
+    {
+        // On the community edition an index on a continuous aggregate lives on its materialization hypertable.
+        var rows = await QueryAsync(
+            """
+            SELECT c.relname::text, i.indnkeyatts::int, i.indnatts::int,
+                   (SELECT array_agg(a.attname::text ORDER BY k.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, n)
+                    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            WHERE c.relname IN ('ix_asset_prices_hourly_candles', 'ix_asset_prices_daily_candles') ORDER BY 1
+            """);
+
+        Assert.Equal(["ix_asset_prices_daily_candles", "ix_asset_prices_hourly_candles"], rows.Select(r => (string)r[0]!));
+        Assert.All(rows, r =>
+        {
+            Assert.Equal((2, 8), ((int)r[1]!, (int)r[2]!));
+            Assert.Equal(["asset_id", "bucket", "open", "high", "low", "close", "volume", "trade_count"], (string[])r[3]!);
+        });
+    }
+
+    [Fact]
     public async Task Price_aggregates_are_materialized_views_with_a_unique_index_on_apache_edition()
     {
         fixture.RequireApache();
@@ -81,7 +102,7 @@ public sealed class MigrationCatalogTests(DatabaseFixture fixture)
             SELECT c.relname::text, c.relkind::text, i.indisunique,
                    (SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY (i.indkey))
             FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid
-            WHERE c.relname IN ('asset_prices_hourly', 'asset_prices_daily') ORDER BY 1
+            WHERE c.relname IN ('asset_prices_hourly', 'asset_prices_daily') AND i.indisunique ORDER BY 1
             """);
 
         Assert.Equal(2, rows.Count);
