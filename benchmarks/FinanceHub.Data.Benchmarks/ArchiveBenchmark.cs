@@ -19,21 +19,27 @@ internal static class ArchiveBenchmark
         Console.WriteLine($"database {db.Name}, edition {await db.Manager.GetEditionAsync()}, {rows:N0} rows");
         await db.ExecuteAsync("INSERT INTO assets (symbol, asset_type, quote_currency, is_active) SELECT 'A' || lpad(i::text, 3, '0'), 'Crypto', 'USD', true FROM generate_series(1, 10) i");
         var start = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddDays(-400);
-        var ingest = await db.Ingestor.IngestPricesAsync(Generate(rows, start), new IngestOptions { RefreshAggregates = false });
-        Console.WriteLine($"binary COPY ingest:   {ingest.RowsPerSecond,12:N0} rows/s ({ingest.Elapsed.TotalSeconds:N1} s)");
+        // Both sides as the product runs them by default: a load, like a restore, refreshes the aggregates over what it wrote.
+        var ingestWatch = Stopwatch.StartNew();
+        await db.Ingestor.IngestPricesAsync(Generate(rows, start));
+        var ingestTime = ingestWatch.Elapsed;
+        Console.WriteLine($"binary COPY ingest:   {rows / ingestTime.TotalSeconds,12:N0} rows/s ({ingestTime.TotalSeconds:N1} s, with the aggregate refresh)");
 
         var folder = Path.Combine(Path.GetTempPath(), db.Name);
         Directory.CreateDirectory(folder);
         var psql = await db.PsqlAsync($"psql -v ON_ERROR_STOP=1 -qc \"\\copy (SELECT * FROM asset_prices_historic) TO STDOUT WITH (FORMAT csv)\" | gzip -1 > '{folder}/psql.csv.gz'");
+        var psqlSize = new FileInfo($"{folder}/psql.csv.gz").Length;
         Console.WriteLine($"psql \\copy | gzip -1: {rows / psql.TotalSeconds,12:N0} rows/s ({psql.TotalSeconds:N1} s, {new FileInfo($"{folder}/psql.csv.gz").Length / 1048576} MiB)");
 
         var archiver = new DataArchiver(db.DataSource, db.Manager, Microsoft.Extensions.Options.Options.Create(new ArchiveOptions { BasePath = folder }),
             TimeProvider.System, NullLogger<DataArchiver>.Instance);
         using var sampler = new HeapSampler();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var stopwatch = Stopwatch.StartNew();
         var archive = await archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", start, start.AddYears(2)));
         var export = stopwatch.Elapsed;
         var exportPeak = sampler.TakePeak();
+        Console.WriteLine($"export client CPU {(Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalSeconds:N2} s");
         Console.WriteLine($"archive export:       {rows / export.TotalSeconds,12:N0} rows/s ({export.TotalSeconds:N1} s, {archive.Manifest.FileSize / 1048576} MiB); heap peak {exportPeak / 1048576} MiB");
 
         await db.ExecuteAsync("TRUNCATE asset_prices_historic");
@@ -45,7 +51,8 @@ internal static class ArchiveBenchmark
         Directory.Delete(folder, recursive: true);
 
         var exportRatio = psql / export;
-        var restoreRatio = ingest.Elapsed / restore;
+        var restoreRatio = ingestTime / restore;
+        var sizeRatio = (double)archive.Manifest.FileSize / psqlSize;
         var report = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"## Archive export and restore ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)")
             .AppendLine()
@@ -53,9 +60,10 @@ internal static class ArchiveBenchmark
             .AppendLine()
             .AppendLine("| measure | value (rows/s) | baseline (same run, rows/s) | ratio | target | met |")
             .AppendLine("| --- | --- | --- | --- | --- | --- |")
-            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| export to gzip CSV (with checksums and manifest) | {rows / export.TotalSeconds:N0} | psql \\copy \\| gzip -1: {rows / psql.TotalSeconds:N0} | {exportRatio:N2} | >= 0.5 | {(exportRatio >= 0.5 ? "yes" : "**no**")} |"))
-            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| restore (verify, staging, insert) | {restored.RowsRestored / restore.TotalSeconds:N0} | binary COPY ingest: {ingest.RowsPerSecond:N0} | {restoreRatio:N2} | >= 0.5 | {(restoreRatio >= 0.5 ? "yes" : "**no**")} |"))
-            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| managed heap peak, export / restore (MiB) | {exportPeak / 1048576} / {restorePeak / 1048576} | | | flat | {(Math.Max(exportPeak, restorePeak) < 256L * 1048576 ? "yes" : "**no**")} |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| export to gzip CSV (with checksums and manifest) | {rows / export.TotalSeconds:N0} | psql \\copy \\| gzip -1: {rows / psql.TotalSeconds:N0} | {exportRatio:N2} | >= 0.9 | {(exportRatio >= 0.9 ? "yes" : "**no**")} |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| archive file size (MiB) | {archive.Manifest.FileSize / 1048576.0:N1} | psql \\copy \\| gzip -1: {psqlSize / 1048576.0:N1} | {sizeRatio:N2} | <= 1.1 | {(sizeRatio <= 1.1 ? "yes" : "**no**")} |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| restore (verify, staging, insert; both with the aggregate refresh) | {restored.RowsRestored / restore.TotalSeconds:N0} | binary COPY ingest (1 stream, one transaction, as a restore): {rows / ingestTime.TotalSeconds:N0} | {restoreRatio:N2} | >= 0.9 | {(restoreRatio >= 0.9 ? "yes" : "**no**")} |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| managed heap peak, export / restore (MiB) | {exportPeak / 1048576} / {restorePeak / 1048576} | | | < 200 | {(Math.Max(exportPeak, restorePeak) < 200L * 1048576 ? "yes" : "**no**")} |"))
             .AppendLine();
         Console.Write(report);
         await File.AppendAllTextAsync(resultsFile, report.ToString());

@@ -32,10 +32,20 @@ public sealed partial class DataArchiver
             schemaVersion = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
         }
 
-        // The content checksum comes with the rows: the query sends each row's hash_record_extended beside it (the same
-        // per-row hash financehub.content_checksum sums), so one scan in one snapshot yields both the file and its checksum.
-        decimal checksumSum = 0;
-        long rows = 0;
+        // The server formats the CSV (COPY ... TO STDOUT, as psql \copy has it do) and this process only compresses it,
+        // on every core. The content checksum is computed at the same time by a second connection in the same snapshot
+        // (pg_export_snapshot), so file and checksum describe exactly the same rows, read once each, side by side.
+        string snapshot;
+        await using (var command = new NpgsqlCommand(
+            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1; SELECT pg_export_snapshot()", connection, transaction))
+        {
+            snapshot = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+        }
+
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var counted = ChecksumInSnapshotAsync(snapshot, definition, start, end, failed.Token);
+        long rows;
+        string checksum;
         string sha256;
         long size;
         try
@@ -46,79 +56,28 @@ public sealed partial class DataArchiver
                 var hashing = new HashingStream(file);
                 await using (hashing)
                 {
-                    // CSV is formatted on this thread while another compresses it (gzip is as costly as the formatting).
-                    // A failure on either side stops the other at once: the compressor completes the pipe with its error
-                    // and cancels the writer, which would otherwise wait forever for room in a pipe nobody reads, holding
-                    // this REPEATABLE READ transaction (and VACUUM) open.
-                    using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                    var pipe = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4 << 20, resumeWriterThreshold: 2 << 20));
-                    var compress = Task.Run(async () =>
-                    {
-                        try
-                        {
-                            await using var gzip = new GZipStream(hashing, CompressionLevel.Fastest, leaveOpen: true);
-                            await pipe.Reader.CopyToAsync(gzip, failed.Token);
-                            await pipe.Reader.CompleteAsync();
-                        }
-                        catch (Exception ex)
-                        {
-                            await pipe.Reader.CompleteAsync(ex);
-                            await failed.CancelAsync();
-                            throw;
-                        }
-                    }, CancellationToken.None);
+                    var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+                    var time = SqlIdentifiers.Quote(definition.TimeColumn);
                     try
                     {
-                        await using (var csvOut = pipe.Writer.AsStream(leaveOpen: true))
-                        await using (var csv = CsvWriter.Create(csvOut, new CsvWriterOptions { HasHeader = true, FormatProvider = CultureInfo.InvariantCulture }, true))
-                        {
-                            csv.WriteHeader([.. columns.Select(c => c.Name)]);
-                            // Binary COPY out of a query: the cheapest way to stream rows out of PostgreSQL. The bounds are
-                            // timestamps formatted here (COPY takes no parameters), the names are quoted identifiers.
-                            // numeric columns come as the server's own text (exact, as psql would write them): cheaper than
-                            // decoding and formatting them here.
-                            var names = string.Join(", ", columns.Select(c => ArchiveColumns.ExportExpression(c)));
-                            var time = SqlIdentifiers.Quote(definition.TimeColumn);
-                            await using var exporter = await connection.BeginBinaryExportAsync(
-                                $"COPY (SELECT {names}, hash_record_extended(t, 0) FROM {SqlIdentifiers.Quote(definition.Table)} t WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) TO STDOUT (FORMAT BINARY)",
-                                failed.Token);
-                            var readers = columns.Select(c => ArchiveColumns.FieldCopier(c.Type)).ToArray();
-                            while (await exporter.StartRowAsync(failed.Token) != -1)
-                            {
-                                for (var i = 0; i < readers.Length; i++)
-                                {
-                                    if (exporter.IsNull)
-                                    {
-                                        await exporter.SkipAsync(failed.Token);
-                                        csv.WriteField(ArchiveColumns.Null);
-                                    }
-                                    else
-                                    {
-                                        readers[i](csv, exporter);
-                                    }
-                                }
+                        // The bounds are timestamps formatted here (COPY takes no parameters), the names quoted identifiers.
+                        using var export = await connection.BeginTextExportAsync(
+                            $"COPY (SELECT {names} FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) " +
+                            $"TO STDOUT (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", failed.Token);
 
-                                checksumSum += exporter.Read<long>(NpgsqlDbType.Bigint);
-                                csv.EndRecord();
-                                if (++rows % 100_000 == 0)
-                                {
-                                    progress?.Report(rows);
-                                }
-                            }
-
-                            await csv.FlushAsync(failed.Token);
-                        }
-
-                        await pipe.Writer.CompleteAsync();
+                        // The raw bytes under the text reader: UTF-8 as the server sent it, never decoded here.
+                        await ParallelGzip.CompressAsync(export.BaseStream, hashing, CompressionDegree,
+                            progress is null ? null : ReportEvery100K(progress), failed.Token);
                     }
-                    catch (Exception ex)
+                    catch
                     {
-                        await pipe.Writer.CompleteAsync(ex);
+                        await failed.CancelAsync();
                         throw;
                     }
                     finally
                     {
-                        await compress;
+                        // Always awaited: a failed export must not leave the checksum's connection running.
+                        await ((Task)counted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                     }
 
                     await hashing.FlushAsync(cancellationToken);
@@ -126,7 +85,7 @@ public sealed partial class DataArchiver
                 }
             }
 
-            var checksum = checksumSum.ToString(CultureInfo.InvariantCulture);
+            (rows, checksum) = await counted;
 
             var manifest = new ArchiveManifest
             {
@@ -148,6 +107,37 @@ public sealed partial class DataArchiver
         }
     }
 
+    /// <summary>Rows written so far (newlines less the header; a text value with a line break can make it run ahead), every 100,000.</summary>
+    private static Action<long> ReportEvery100K(IProgress<long> progress)
+    {
+        long reported = 0;
+        return lines =>
+        {
+            var rows = Math.Max(0, lines - 1) / 100_000 * 100_000;
+            if (rows > reported)
+            {
+                progress.Report(reported = rows);
+            }
+        };
+    }
+
+    /// <summary>Blocks compressed at once: one per core (at most 8); the operating system shares the cores with the COPY.</summary>
+    private static int CompressionDegree => Math.Clamp(Environment.ProcessorCount, 1, 8);
+
+    /// <summary>Row count and content checksum of a range, read on a connection of its own in the exporter's snapshot.</summary>
+    private async Task<(long Rows, string Checksum)> ChecksumInSnapshotAsync(
+        string snapshot, HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
+        await using (var set = new NpgsqlCommand($"SET TRANSACTION SNAPSHOT '{snapshot.Replace("'", "''", StringComparison.Ordinal)}'", connection, transaction))
+        {
+            await set.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        return await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
+    }
+
     private static string TimestampLiteral(DateTimeOffset t)
         => "'" + t.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture) + "+00'::timestamptz";
 
@@ -162,60 +152,19 @@ public sealed partial class DataArchiver
 
     /// <summary>
     /// Checks the file against the manifest (size, SHA-256), loads it into a temporary staging table shaped like
-    /// <paramref name="table"/> with binary COPY, and checks the staged rows against the manifest (count, content checksum).
+    /// <paramref name="table"/>, and checks the staged rows against the manifest (count, content checksum).
     /// </summary>
     private static async Task LoadIntoStagingAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
     {
-        await using (var check = File.OpenRead(path))
-        {
-            var (sha256, length) = await HashingStream.HashAsync(check, cancellationToken);
-            if (length != manifest.FileSize || sha256 != manifest.FileSha256)
-            {
-                throw new ArchiveIntegrityException(
-                    $"Archive {Path.GetFileName(path)} does not match its manifest (size {length} vs {manifest.FileSize}, SHA-256 {sha256} vs {manifest.FileSha256}): " +
-                    "the file is corrupt or truncated. Restore from another copy (local or S3).");
-            }
-        }
-
+        await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
         await using (var create = new NpgsqlCommand(
             $"CREATE TEMP TABLE financehub_archive_staging (LIKE {SqlIdentifiers.Quote(table)} INCLUDING DEFAULTS) ON COMMIT DROP", connection, transaction))
         {
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
-        long rows = 0;
-        try
-        {
-            await using var file = File.OpenRead(path);
-            await using var gzip = new GZipStream(file, CompressionMode.Decompress);
-            await using var csv = CsvReader.Create(gzip, new CsvReaderOptions { HasHeader = true }, true);
-            await using var writer = await connection.BeginBinaryImportAsync($"COPY financehub_archive_staging ({names}) FROM STDIN (FORMAT BINARY)", cancellationToken);
-            while (await csv.ReadAsync(cancellationToken))
-            {
-                if (csv.FieldCount != manifest.Columns.Count)
-                {
-                    throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} row {rows + 1} has {csv.FieldCount} fields; the manifest lists {manifest.Columns.Count} columns.");
-                }
-
-                await writer.StartRowAsync(cancellationToken);
-                for (var i = 0; i < manifest.Columns.Count; i++)
-                {
-                    await ArchiveColumns.WriteAsync(writer, manifest.Columns[i].Type,
-                        ArchiveColumns.IsNull(csv.GetRawSpan(i)) ? null : csv.GetString(i), cancellationToken);
-                }
-
-                rows++;
-            }
-
-            await writer.CompleteAsync(cancellationToken);
-        }
-        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException or FormatException or CsvFormatException)
-        {
-            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
-        }
-
+        await CopyCsvIntoAsync(connection, manifest, path, "financehub_archive_staging", cancellationToken);
         var (stagedRows, checksum) = await ContentChecksumAsync(connection, transaction, "financehub_archive_staging", manifest.TimeColumn,
             DateTimeOffset.MinValue.AddYears(1), DateTimeOffset.MaxValue.AddYears(-1), cancellationToken);
         if (stagedRows != manifest.RowCount || checksum != manifest.ContentChecksum)
@@ -223,6 +172,54 @@ public sealed partial class DataArchiver
             throw new ArchiveIntegrityException(
                 $"Archive {Path.GetFileName(path)} holds {stagedRows} rows with checksum {checksum}; its manifest says {manifest.RowCount} rows with checksum " +
                 $"{manifest.ContentChecksum}. Its contents are not what was archived.");
+        }
+    }
+
+    private static async Task RequireFileMatchesManifestAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
+    {
+        await using var check = File.OpenRead(path);
+        var (sha256, length) = await HashingStream.HashAsync(check, cancellationToken);
+        if (length != manifest.FileSize || sha256 != manifest.FileSha256)
+        {
+            throw new ArchiveIntegrityException(
+                $"Archive {Path.GetFileName(path)} does not match its manifest (size {length} vs {manifest.FileSize}, SHA-256 {sha256} vs {manifest.FileSha256}): " +
+                "the file is corrupt or truncated. Restore from another copy (local or S3).");
+        }
+    }
+
+    /// <summary>
+    /// Streams an archive file into <paramref name="table"/> (a staging table, or the target itself) through PostgreSQL's
+    /// own CSV reader (the format it wrote, and what the archives have always been: csv, a header, NULL as an unquoted
+    /// \N); this process only decompresses, into the raw bytes under the COPY writer.
+    /// </summary>
+    private static async Task CopyCsvIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
+    {
+        var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+        var into = table == "financehub_archive_staging" ? table : SqlIdentifiers.Quote(table);
+        try
+        {
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
+            await using var gzip = new GZipStream(file, CompressionMode.Decompress);
+            await using var import = await connection.BeginTextImportAsync(
+                $"COPY {into} ({names}) FROM STDIN (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", cancellationToken);
+            try
+            {
+                await gzip.CopyToAsync(import.BaseStream, 1 << 20, cancellationToken);
+            }
+            catch
+            {
+                // Stop the COPY rather than complete it with what arrived so far.
+                await import.CancelAsync();
+                throw;
+            }
+        }
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        {
+            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
+        }
+        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState == PostgresErrorCodes.BadCopyFileFormat)
+        {
+            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read by PostgreSQL ({ex.MessageText}{(ex.Where is { } where ? "; " + where : "")}): it is corrupt or truncated.");
         }
     }
 

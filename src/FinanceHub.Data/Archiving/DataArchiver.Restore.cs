@@ -17,18 +17,20 @@ public sealed partial class DataArchiver
         try
         {
             var target = table ?? manifest.Table;
-            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-            var columns = await ArchiveColumns.ReadAsync(connection, transaction, ResolveTable(target), cancellationToken);
-            RequireSameSchema(manifest, target, columns);
-            await LoadIntoStagingAsync(connection, transaction, manifest, path, target, cancellationToken);
-            var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
-            await using var insert = new NpgsqlCommand(
-                $"INSERT INTO {SqlIdentifiers.Quote(target)} ({names}) OVERRIDING SYSTEM VALUE SELECT {names} FROM financehub_archive_staging ON CONFLICT DO NOTHING",
-                connection, transaction) { CommandTimeout = 0 };
-            var restored = await insert.ExecuteNonQueryAsync(cancellationToken);
+            long restored;
+            await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
+            {
+                await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
+                {
+                    var columns = await ArchiveColumns.ReadAsync(connection, transaction, ResolveTable(target), cancellationToken);
+                    RequireSameSchema(manifest, target, columns);
+                }
+
+                restored = await TryRestoreDirectlyAsync(connection, manifest, path, target, cancellationToken)
+                           ?? await RestoreThroughStagingAsync(connection, manifest, path, target, cancellationToken);
+            }
+
             IReadOnlyList<AggregateRefreshResult>? refreshes = null;
-            await transaction.CommitAsync(cancellationToken);
             LogRestored(manifest.Id, target, restored, manifest.RowCount);
             Telemetry.FinanceHubTelemetry.Restored(target, restored);
             if (restored > 0 && target == Hypertables.AssetPrices.Table)
@@ -75,6 +77,69 @@ public sealed partial class DataArchiver
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// The usual case, a range archived and dropped, with nothing in the target's range: the file streams straight into
+    /// the table through COPY, and in the same transaction the range's row count and content checksum must equal the
+    /// manifest's before it commits. Null, with nothing written, when the range holds rows or one arrives meanwhile
+    /// (a duplicate key, or a checksum that counts another writer's row): then the staged path decides.
+    /// </summary>
+    private static async Task<long?> TryRestoreDirectlyAsync(
+        NpgsqlConnection connection, ArchiveManifest manifest, string path, string target, CancellationToken cancellationToken)
+    {
+        await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        var time = SqlIdentifiers.Quote(manifest.TimeColumn);
+        await using (var probe = new NpgsqlCommand(
+            $"SELECT EXISTS (SELECT 1 FROM {SqlIdentifiers.Quote(target)} WHERE {time} >= $1 AND {time} < $2)", connection, transaction)
+            {
+                Parameters = { NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd) },
+            })
+        {
+            if ((bool)(await probe.ExecuteScalarAsync(cancellationToken))!)
+            {
+                return null;
+            }
+        }
+
+        try
+        {
+            await CopyCsvIntoAsync(connection, manifest, path, target, cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return null;
+        }
+
+        var (rows, checksum) = await ContentChecksumAsync(connection, transaction, target, manifest.TimeColumn, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+        if (rows != manifest.RowCount || checksum != manifest.ContentChecksum)
+        {
+            await transaction.RollbackAsync(cancellationToken);
+            return null;
+        }
+
+        await transaction.CommitAsync(cancellationToken);
+        return rows;
+    }
+
+    /// <summary>
+    /// Loads the file into a staging table, checks it against the manifest there, and moves the rows that are not in
+    /// <paramref name="target"/> yet in one statement (ON CONFLICT DO NOTHING keeps the rows already there).
+    /// </summary>
+    private static async Task<long> RestoreThroughStagingAsync(
+        NpgsqlConnection connection, ArchiveManifest manifest, string path, string target, CancellationToken cancellationToken)
+    {
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await LoadIntoStagingAsync(connection, transaction, manifest, path, target, cancellationToken);
+        var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+        await using var merge = new NpgsqlCommand(
+            $"INSERT INTO {SqlIdentifiers.Quote(target)} ({names}) OVERRIDING SYSTEM VALUE SELECT {names} FROM financehub_archive_staging ON CONFLICT DO NOTHING",
+            connection, transaction) { CommandTimeout = 0 };
+        var restored = await merge.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return restored;
     }
 
     private async Task<(ArchiveManifest Manifest, string Path, bool Temporary)> LocateAsync(string archive, CancellationToken cancellationToken)
