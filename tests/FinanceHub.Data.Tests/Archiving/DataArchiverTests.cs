@@ -164,6 +164,89 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         Assert.True(await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'asset_prices_historic' AND is_compressed") > 0);
     }
 
+    [Fact]
+    public async Task An_archive_in_the_format_the_client_side_csv_writer_wrote_before_0_5_still_restores_exactly()
+    {
+        // Archives made before the server wrote the CSV: timestamps as 2026-11-01T10:00:00.5Z, doubles in round-trip
+        // form, text quoted by CsvHelper, a text \N quoted. Written here the way that writer did, from rows read back.
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "archive_old_format", withS3: false);
+        var at = new DateTimeOffset(2026, 11, 1, 10, 0, 0, TimeSpan.Zero);
+        await ctx.DataSource.ExecuteAsync(
+            """
+            INSERT INTO api_usage_logs (created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip, user_agent, request_bytes, response_bytes)
+            VALUES ($1, '/api/v1/prices', 'GET', 200, 1.25, NULL, '10.1.2.3', '', 512, NULL),
+                   ($1 + interval '0.5 seconds', '/a,b', 'POST', 201, 0.00001, 'key, "quoted"', '::1', E'line\nbreak', NULL, 7),
+                   ($1 + interval '1.000001 seconds', '/c', 'GET', 503, 12345.678901234567, '\N', NULL, 'ua', 1, 2)
+            """, at);
+        var (start, end) = (at.AddMinutes(-1), at.AddMinutes(1));
+        var before = await ctx.DataSource.ScalarAsync<string>(
+            "SELECT md5(string_agg(l::text, ',' ORDER BY id)) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end);
+        var (rows, checksum) = await Checksum(ctx, start, end);
+        var columns = (await ctx.DataSource.QueryAsync(
+            "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'api_usage_logs'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"))
+            .Select(r => new ArchiveColumn((string)r[0]!, (string)r[1]!)).ToList();
+
+        var id = Guid.NewGuid();
+        var name = $"api_usage_logs_old_{id:N}.csv.gz";
+        var path = Path.Combine(ctx.Options.BasePath, name);
+        Directory.CreateDirectory(ctx.Options.BasePath);
+        await using (var file = File.Create(path))
+        await using (var gzip = new GZipStream(file, CompressionLevel.Fastest))
+        await using (var csv = CsvHelper.CsvWriter.Create(gzip, new CsvHelper.CsvWriterOptions { HasHeader = true, FormatProvider = System.Globalization.CultureInfo.InvariantCulture }, true))
+        {
+            csv.WriteHeader([.. columns.Select(c => c.Name)]);
+            await using var read = ctx.DataSource.CreateCommand(
+                "SELECT id, created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip::text, user_agent, request_bytes, response_bytes FROM api_usage_logs ORDER BY id");
+            await using var reader = await read.ExecuteReaderAsync(Ct);
+            while (await reader.ReadAsync(Ct))
+            {
+                csv.WriteField(reader.GetInt64(0).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                csv.WriteField(reader.GetFieldValue<DateTime>(1).ToString("yyyy-MM-dd'T'HH:mm:ss.FFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture));
+                csv.WriteField(reader.GetString(2));
+                csv.WriteField(reader.GetString(3));
+                csv.WriteField(reader.GetInt16(4).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                csv.WriteField(reader.GetDouble(5).ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+                foreach (var i in new[] { 6, 7, 8 })
+                {
+                    if (reader.IsDBNull(i))
+                    {
+                        csv.WriteField("\\N");
+                    }
+                    else
+                    {
+                        csv.WriteField(reader.GetString(i), reader.GetString(i) == "\\N" ? CsvHelper.CsvQuoting.Always : default);
+                    }
+                }
+
+                foreach (var i in new[] { 9, 10 })
+                {
+                    csv.WriteField(reader.IsDBNull(i) ? "\\N" : reader.GetInt64(i).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                csv.EndRecord();
+            }
+
+            await csv.FlushAsync(Ct);
+        }
+
+        var bytes = await File.ReadAllBytesAsync(path, Ct);
+        var manifest = new ArchiveManifest
+        {
+            Id = id, Table = "api_usage_logs", TimeColumn = "created_at", Columns = columns, RangeStart = start, RangeEnd = end, RowCount = rows,
+            FileSha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), FileSize = bytes.Length, ContentChecksum = checksum,
+            SchemaVersion = "20261128231529_AssetDefaults", CreatedAt = DateTimeOffset.UtcNow, DataFile = name,
+        };
+        await File.WriteAllTextAsync(path.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal),
+            System.Text.Json.JsonSerializer.Serialize(manifest, ArchiveJsonContext.Default.ArchiveManifest), Ct);
+        await ctx.DataSource.ExecuteAsync("DELETE FROM api_usage_logs");
+
+        var restored = await ctx.Archiver.RestoreFromArchiveAsync(path, cancellationToken: Ct);
+
+        Assert.Equal((3L, 3L), (rows, restored.RowsRestored));
+        Assert.Equal(before, await ctx.DataSource.ScalarAsync<string>(
+            "SELECT md5(string_agg(l::text, ',' ORDER BY id)) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end));
+    }
+
     private static async Task<(long Rows, string Checksum)> Checksum(ArchiveTestContext ctx, DateTimeOffset start, DateTimeOffset end)
     {
         var row = (await ctx.DataSource.QueryAsync("SELECT row_count, checksum::text FROM financehub.content_checksum('api_usage_logs', 'created_at', $1, $2)", start, end))[0];
