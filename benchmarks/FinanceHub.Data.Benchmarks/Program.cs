@@ -1,6 +1,6 @@
 using FinanceHub.Data.Benchmarks;
 
-// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest|archive|convert [--rows N] [--results FILE]
+// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest|archive|convert|memory [--rows N] [--results FILE]
 // Needs a database (FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_*, e.g. eval "$(eng/devstack.sh env)") and psql on PATH.
 var command = args.FirstOrDefault() ?? "ingest";
 var rows = Argument(args, "--rows", 5_000_000);
@@ -10,6 +10,7 @@ return command switch
     "ingest" => await IngestBenchmark.RunAsync(rows, results),
     "archive" => await ArchiveBenchmark.RunAsync(rows, results),
     "convert" => await ConvertBenchmark.RunAsync(rows, results),
+    "memory" => await MemoryBenchmark.RunAsync(rows, results),
     _ => Usage(),
 };
 
@@ -18,6 +19,6 @@ static int Argument(string[] args, string name, int fallback)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest|archive|convert [--rows N] [--results FILE]");
+    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest|archive|convert|memory [--rows N] [--results FILE]");
     return 2;
 }
