@@ -237,7 +237,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 """;
         }
 
-        await using var command = dataSource.CreateCommand(sql);
+        // Prepared on the pooled connection (Npgsql keeps it there, so later requests skip parsing and planning). Behind
+        // PgBouncer in transaction mode this needs PgBouncer 1.21+ with max_prepared_statements set.
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
         command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
@@ -245,6 +248,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         command.Parameters.Add(new() { Value = aggTo.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
         command.Parameters.Add(new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text });
+        await command.PrepareAsync(cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var candles = new List<Candle>();
         while (await reader.ReadAsync(cancellationToken))
