@@ -14,6 +14,13 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     private readonly Argument<FileInfo> _file = new("file") { Description = "CSV with a header: symbol,date,open,high,low,close,volume[,adjusted_close,trade_count,source]; '-' reads standard input." };
     private readonly Option<ConflictMode> _onConflict = new("--on-conflict") { Description = "Rows already present: Error, Skip or Update.", DefaultValueFactory = _ => ConflictMode.Error };
     private readonly Option<bool> _createSymbols = new("--create-symbols") { Description = "Create assets for unknown symbols instead of failing." };
+    private readonly Option<int> _parallel = new("--parallel")
+    {
+        Description = "Price loads: COPY streams at once (1-64, default 1). Above 1 the streams commit together once all have written: " +
+                      "a bad row or duplicate still leaves nothing, but created symbols stay, and a connection lost during the final commits " +
+                      "can leave part of the load (run it again with --on-conflict Skip).",
+        DefaultValueFactory = _ => 1,
+    };
     private readonly Option<string> _table = new("--table")
     {
         Description = "Where the rows go: asset_prices_historic (price bars, the default), performance_metrics " +
@@ -26,8 +33,15 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     {
         var command = new Command("ingest", "Load a CSV file into a hypertable through binary COPY (all or nothing). Timestamps must carry an offset (Z or +hh:mm).")
         {
-            _file, _onConflict, _createSymbols, _table,
+            _file, _onConflict, _createSymbols, _table, _parallel,
         };
+        _parallel.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() is < 1 or > 64)
+            {
+                result.AddError("--parallel takes a number of COPY streams from 1 to 64.");
+            }
+        });
         _table.AcceptOnlyFromAmong("asset_prices_historic", "performance_metrics", "api_usage_logs");
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
@@ -49,6 +63,7 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         {
             OnConflict = parseResult.GetValue(_onConflict),
             OnUnknownSymbol = parseResult.GetValue(_createSymbols) ? UnknownSymbolMode.Create : UnknownSymbolMode.Reject,
+            Parallelism = parseResult.GetValue(_parallel),
         };
 
         IngestResult result;
