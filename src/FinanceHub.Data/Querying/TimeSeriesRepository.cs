@@ -130,10 +130,13 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             : (null, TimeSpan.Zero);
 
         var (aggFrom, aggTo) = (start, start);
+        string? materialized = null;
         if (view is not null)
         {
             // No watermark: nothing is materialized yet, and every candle comes from raw rows.
-            var watermark = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedThrough ?? start;
+            var aggregate = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view);
+            materialized = aggregate?.MaterializedTable;
+            var watermark = aggregate?.MaterializedThrough ?? start;
             aggFrom = Ceiling(start, subWidth);
             aggTo = Floor(watermark < end ? watermark : end, subWidth);
             if (aggTo <= aggFrom)
@@ -148,7 +151,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         // Candles as wide as the aggregate's buckets are its rows as they are, read by its (asset_id, bucket) index; only
         // the raw edges outside its whole buckets are grouped here.
         var direct = view is not null && !nativeGapfill && interval.Months == 0 && interval.Duration == subWidth;
-        var candles = await ReadCandlesAsync(normalized, interval, zoneId, start, end, view, aggFrom, aggTo, nativeGapfill, direct, cancellationToken);
+        // Below the watermark a real-time continuous aggregate returns exactly its materialized rows: read them where they
+        // are stored, without planning the view's raw-row half.
+        var candles = await ReadCandlesAsync(normalized, interval, zoneId, start, end, direct ? materialized ?? view : view, aggFrom, aggTo,
+            nativeGapfill, direct, cancellationToken);
         if (candles.Count == 0 || options.FillGaps)
         {
             var assetId = await GetAssetIdAsync(symbol, cancellationToken);

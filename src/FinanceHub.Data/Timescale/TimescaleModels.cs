@@ -91,7 +91,10 @@ public sealed record JobInfo(
 /// <param name="RealTime">Whether queries also see rows newer than the watermark.</param>
 /// <param name="RefreshReach">How far back its refresh policy reaches (the widest <c>start_offset</c>; <see cref="TimeSpan.MaxValue"/>
 /// for a policy without one); null without a native policy. Rows older than that are materialized only by an explicit refresh.</param>
-public sealed record AggregateInfo(string View, string Kind, DateTimeOffset? MaterializedThrough, bool RealTime, TimeSpan? RefreshReach = null);
+/// <param name="MaterializedTable">Where a continuous aggregate keeps its materialized rows (its materialization hypertable,
+/// schema-qualified and quoted); null for a materialized view, which is its own storage.</param>
+public sealed record AggregateInfo(
+    string View, string Kind, DateTimeOffset? MaterializedThrough, bool RealTime, TimeSpan? RefreshReach = null, string? MaterializedTable = null);
 
 /// <summary>Storage of the database and of each hypertable.</summary>
 public sealed record StorageInfo(string Database, long DatabaseBytes, IReadOnlyList<HypertableStorage> Hypertables);

@@ -195,12 +195,13 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             SELECT ca.view_name::text, ca.materialized_only,
                    -- With nothing materialized, the watermark is the lowest time PostgreSQL has (before year 1).
                    nullif(greatest(_timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)),
-                                   '0001-01-01 00:00:00+00'::timestamptz), '0001-01-01 00:00:00+00'::timestamptz)
+                                   '0001-01-01 00:00:00+00'::timestamptz), '0001-01-01 00:00:00+00'::timestamptz),
+                   format('%I.%I', ca.materialization_hypertable_schema, ca.materialization_hypertable_name)
             FROM timescaledb_information.continuous_aggregates ca
             JOIN _timescaledb_catalog.continuous_agg c ON c.user_view_schema = ca.view_schema AND c.user_view_name = ca.view_name
             ORDER BY 1
             """, [], r => new AggregateInfo(r.GetString(0), "continuous aggregate",
-                r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1)), cancellationToken);
+                r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1), MaterializedTable: r.GetString(3)), cancellationToken);
         return [.. aggregates.Select(a => a with { RefreshReach = reach.TryGetValue(a.View, out var r) ? r : null })];
     }
 
