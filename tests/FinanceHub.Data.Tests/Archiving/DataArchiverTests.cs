@@ -196,7 +196,7 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         {
             csv.WriteHeader([.. columns.Select(c => c.Name)]);
             await using var read = ctx.DataSource.CreateCommand(
-                "SELECT id, created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip::text, user_agent, request_bytes, response_bytes FROM api_usage_logs ORDER BY id");
+                "SELECT id, created_at, endpoint, method, status_code, duration_ms, caller_id, host(client_ip), user_agent, request_bytes, response_bytes FROM api_usage_logs ORDER BY id");
             await using var reader = await read.ExecuteReaderAsync(Ct);
             while (await reader.ReadAsync(Ct))
             {

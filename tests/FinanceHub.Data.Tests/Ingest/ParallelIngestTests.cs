@@ -28,10 +28,12 @@ public sealed class ParallelIngestTests(DatabaseFixture fixture)
             "INSERT INTO asset_prices_historic SELECT * FROM oracle_prices WHERE date = (SELECT max(date) FROM oracle_prices) AND asset_id = 1");
         var rows = await ReadOracleAsync(dataSource, "date < (SELECT max(date) FROM oracle_prices) OR asset_id <> 1");
 
-        var result = await ingestor.IngestPricesAsync(rows, new IngestOptions { Parallelism = streams, RefreshAggregates = false }, Ct);
+        var result = await LoadAsync(ingestor, rows, new IngestOptions { Parallelism = streams, RefreshAggregates = false });
 
         Assert.Equal((rows.Count, (long)rows.Count), (result.RowsRead, result.RowsWritten));
         Assert.Equal(await Md5Async(dataSource, "oracle_prices"), await Md5Async(dataSource, "asset_prices_historic"));
+        // Each stream is a transaction of its own: the rows carry one xmin per stream, besides the row that was there.
+        Assert.Equal(streams + 1, await dataSource.ScalarAsync<long>("SELECT count(DISTINCT xmin::text) FROM asset_prices_historic"));
         Assert.True(await dataSource.ScalarAsync<long>(
             "SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'asset_prices_historic'") >= 6);
     }
@@ -46,12 +48,13 @@ public sealed class ParallelIngestTests(DatabaseFixture fixture)
 
         // The bad row comes last, after every stream has written rows into several chunks.
         var bad = await Assert.ThrowsAsync<InvalidRowException>(() =>
-            ingestor.IngestPricesAsync([.. rows, rows[^1] with { Date = rows[^1].Date.AddMinutes(1), High = 1, Low = 2 }], options, Ct));
-        // A duplicate of an early row, late in the load: the same key always meets in the same stream.
-        var duplicate = await Assert.ThrowsAsync<DuplicateRowException>(() => ingestor.IngestPricesAsync([.. rows, rows[5]], options, Ct));
-        // A row already in the table, for a key whose stream is not the first.
-        await dataSource.ExecuteAsync("INSERT INTO asset_prices_historic SELECT * FROM oracle_prices WHERE asset_id = 4 ORDER BY date LIMIT 1");
-        var present = await Assert.ThrowsAsync<DuplicateRowException>(() => ingestor.IngestPricesAsync(rows, options, Ct));
+            LoadAsync(ingestor, [.. rows, rows[^1] with { Date = rows[^1].Date.AddMinutes(1), High = 1, Low = 2 }], options));
+        // A duplicate of an early row, late in the load: the same key always meets in the same stream. Asset 1 in the
+        // first chunk goes to the second stream ((1 + 0) % 2), so the error reported is not the first stream's.
+        var duplicate = await Assert.ThrowsAsync<DuplicateRowException>(() => LoadAsync(ingestor, [.. rows, rows[4]], options));
+        // A row already in the table, for a key of the second stream too (asset 3, first chunk).
+        await dataSource.ExecuteAsync("INSERT INTO asset_prices_historic SELECT * FROM oracle_prices WHERE asset_id = 3 ORDER BY date LIMIT 1");
+        var present = await Assert.ThrowsAsync<DuplicateRowException>(() => LoadAsync(ingestor, rows, options));
 
         Assert.Equal(rows.Count + 1, bad.RowNumber);
         Assert.Contains("Nothing was written", duplicate.Message, StringComparison.Ordinal);
@@ -70,7 +73,7 @@ public sealed class ParallelIngestTests(DatabaseFixture fixture)
         await dataSource.ExecuteAsync("INSERT INTO asset_prices_historic SELECT * FROM oracle_prices WHERE extract(minute FROM date) = 0");
         var present = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic");
 
-        var skipped = await ingestor.IngestPricesAsync(rows, new IngestOptions { Parallelism = 2, OnConflict = ConflictMode.Skip, RefreshAggregates = false }, Ct);
+        var skipped = await LoadAsync(ingestor, rows, new IngestOptions { Parallelism = 2, OnConflict = ConflictMode.Skip, RefreshAggregates = false });
 
         Assert.Equal((rows.Count - present, present), (skipped.RowsWritten, skipped.RowsSkipped));
         Assert.Equal(await Md5Async(dataSource, "oracle_prices"), await Md5Async(dataSource, "asset_prices_historic"));
@@ -81,8 +84,8 @@ public sealed class ParallelIngestTests(DatabaseFixture fixture)
         var twice = changed[10] with { Close = changed[10].Low };
         await dataSource.ExecuteAsync("UPDATE oracle_prices SET close = low WHERE asset_id = $1 AND date = $2",
             int.Parse(twice.Symbol[1..], System.Globalization.CultureInfo.InvariantCulture), twice.Date);
-        var updated = await ingestor.IngestPricesAsync([.. changed, twice],
-            new IngestOptions { Parallelism = 3, OnConflict = ConflictMode.Update, RefreshAggregates = false }, Ct);
+        var updated = await LoadAsync(ingestor, [.. changed, twice],
+            new IngestOptions { Parallelism = 3, OnConflict = ConflictMode.Update, RefreshAggregates = false });
 
         Assert.Equal(rows.Count, updated.RowsWritten);
         Assert.Equal(await Md5Async(dataSource, "oracle_prices"), await Md5Async(dataSource, "asset_prices_historic"));
@@ -141,6 +144,10 @@ public sealed class ParallelIngestTests(DatabaseFixture fixture)
 
         return rows;
     }
+
+    /// <summary>A load that must end within two minutes: streams waiting on each other would hang, not fail.</summary>
+    private static Task<IngestResult> LoadAsync(BulkIngestor ingestor, IEnumerable<PriceRow> rows, IngestOptions options)
+        => ingestor.IngestPricesAsync(rows, options, Ct).WaitAsync(TimeSpan.FromMinutes(2), Ct);
 
     private static Task<string> Md5Async(NpgsqlDataSource dataSource, string table)
         => dataSource.ScalarAsync<string>(
