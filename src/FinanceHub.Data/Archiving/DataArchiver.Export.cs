@@ -2,7 +2,6 @@ using System.Data;
 using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
-using CsvHelper;
 using FinanceHub.Data.Entities;
 using FinanceHub.Data.Timescale;
 using Npgsql;
@@ -146,18 +145,18 @@ public sealed partial class DataArchiver
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
         await LoadIntoStagingAsync(connection, transaction, manifest, path, manifest.Table, cancellationToken);
         await transaction.RollbackAsync(cancellationToken);
     }
 
     /// <summary>
-    /// Checks the file against the manifest (size, SHA-256), loads it into a temporary staging table shaped like
-    /// <paramref name="table"/>, and checks the staged rows against the manifest (count, content checksum).
+    /// Loads a file already checked against its manifest (<see cref="RequireFileMatchesManifestAsync"/>) into a temporary
+    /// staging table shaped like <paramref name="table"/>, and checks the staged rows against the manifest (count, content checksum).
     /// </summary>
     private static async Task LoadIntoStagingAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
     {
-        await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
         await using (var create = new NpgsqlCommand(
             $"CREATE TEMP TABLE financehub_archive_staging (LIKE {SqlIdentifiers.Quote(table)} INCLUDING DEFAULTS) ON COMMIT DROP", connection, transaction))
         {
@@ -195,13 +194,12 @@ public sealed partial class DataArchiver
     private static async Task CopyCsvIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
     {
         var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
-        var into = table == "financehub_archive_staging" ? table : SqlIdentifiers.Quote(table);
         try
         {
             await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, useAsync: true);
             await using var gzip = new GZipStream(file, CompressionMode.Decompress);
             await using var import = await connection.BeginTextImportAsync(
-                $"COPY {into} ({names}) FROM STDIN (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", cancellationToken);
+                $"COPY {SqlIdentifiers.Quote(table)} ({names}) FROM STDIN (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", cancellationToken);
             try
             {
                 await gzip.CopyToAsync(import.BaseStream, 1 << 20, cancellationToken);
@@ -231,7 +229,7 @@ public sealed partial class DataArchiver
         {
             CommandTimeout = 0,
         };
-        command.Parameters.Add(new() { Value = table.StartsWith("financehub_", StringComparison.Ordinal) ? table : SqlIdentifiers.Quote(table) });
+        command.Parameters.Add(new() { Value = SqlIdentifiers.Quote(table) });
         command.Parameters.Add(new() { Value = timeColumn, NpgsqlDbType = NpgsqlDbType.Name });
         command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });

@@ -26,6 +26,7 @@ public sealed partial class DataArchiver
                     RequireSameSchema(manifest, target, columns);
                 }
 
+                await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
                 restored = await TryRestoreDirectlyAsync(connection, manifest, path, target, cancellationToken)
                            ?? await RestoreThroughStagingAsync(connection, manifest, path, target, cancellationToken);
             }
@@ -88,7 +89,6 @@ public sealed partial class DataArchiver
     private static async Task<long?> TryRestoreDirectlyAsync(
         NpgsqlConnection connection, ArchiveManifest manifest, string path, string target, CancellationToken cancellationToken)
     {
-        await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var time = SqlIdentifiers.Quote(manifest.TimeColumn);
         await using (var probe = new NpgsqlCommand(

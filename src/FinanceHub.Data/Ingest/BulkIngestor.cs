@@ -419,7 +419,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         return true;
     }
 
-    private static async Task<Dictionary<string, int>> LoadAssetsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    internal static async Task<Dictionary<string, int>> LoadAssetsAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
     {
         var assets = new Dictionary<string, int>(StringComparer.Ordinal);
         await using var command = new NpgsqlCommand("SELECT symbol, id FROM assets", connection, transaction);

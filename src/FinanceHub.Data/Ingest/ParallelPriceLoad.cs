@@ -28,7 +28,7 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
     public async Task<Outcome> RunAsync(IAsyncEnumerable<PriceRow> rows, IngestOptions options, CancellationToken cancellationToken)
     {
         await using var control = await dataSource.OpenConnectionAsync(cancellationToken);
-        var assets = await LoadAssetsAsync(control, cancellationToken);
+        var assets = await BulkIngestor.LoadAssetsAsync(control, null, cancellationToken);
         var chunks = await ChunkMap.LoadAsync(control, cancellationToken);
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -137,19 +137,6 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
                 }
             }
         }
-    }
-
-    private static async Task<Dictionary<string, int>> LoadAssetsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-    {
-        var assets = new Dictionary<string, int>(StringComparer.Ordinal);
-        await using var command = new NpgsqlCommand("SELECT symbol, id FROM assets", connection);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        while (await reader.ReadAsync(cancellationToken))
-        {
-            assets[reader.GetString(0)] = reader.GetInt32(1);
-        }
-
-        return assets;
     }
 
     /// <summary>The time ranges of the price hypertable's chunks, creating a chunk before the first row that needs it.</summary>
