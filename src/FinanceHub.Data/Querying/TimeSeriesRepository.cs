@@ -243,8 +243,12 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 """;
         }
 
-        // Prepared on the pooled connection (Npgsql keeps it there, so later requests skip parsing and planning). Behind
-        // PgBouncer in transaction mode this needs PgBouncer 1.21+ with max_prepared_statements set.
+        // A statement over the aggregate's rows alone is prepared on the pooled connection (Npgsql keeps it there, so later
+        // requests skip parsing and planning; behind PgBouncer in transaction mode that needs PgBouncer 1.21+ with
+        // max_prepared_statements set). One that groups raw rows is not: from its sixth execution PostgreSQL would run a
+        // prepared statement's generic plan, which cannot exclude the hypertable's chunks when planning and took twice as
+        // long as the custom plan (measured: 36 ms, then 72-87 ms, for a month of hourly candles from raw rows).
+        var prepare = direct && start >= aggFrom && aggTo >= end;
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(sql, connection);
         command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
@@ -254,7 +258,11 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         command.Parameters.Add(new() { Value = aggTo.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
         command.Parameters.Add(new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text });
-        await command.PrepareAsync(cancellationToken);
+        if (prepare)
+        {
+            await command.PrepareAsync(cancellationToken);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var candles = new List<Candle>();
         while (await reader.ReadAsync(cancellationToken))
