@@ -39,10 +39,27 @@ public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) 
     /// <summary>Project-run maintenance policies (<c>financehub.maintenance_policies</c>).</summary>
     public DbSet<MaintenancePolicy> MaintenancePolicies => Set<MaintenancePolicy>();
 
+    /// <summary>
+    /// The latest price at or before <paramref name="at"/> of each of <paramref name="symbols"/> (as-of prices), one index
+    /// probe per asset; composable (<c>Where</c>, <c>Join</c>, <c>Select</c>). A price older than <paramref name="maxAge"/>
+    /// counts as missing: its price columns are null and <see cref="PriceAsOf.LatestDate"/> says when it was.
+    /// </summary>
+    public IQueryable<PriceAsOf> PricesAsOf(string[] symbols, DateTimeOffset at, TimeSpan? maxAge = null)
+        => FromExpression(() => PricesAsOf(symbols, at, maxAge));
+
+    /// <summary>
+    /// As-of join: the latest price of <c>symbols[i]</c> at or before <c>instants[i]</c>, for every i (the arrays are
+    /// zipped; <see cref="PriceAsOf.Ordinal"/> is i + 1).
+    /// </summary>
+    public IQueryable<PriceAsOf> PricesAsOfJoin(string[] symbols, DateTimeOffset[] instants, TimeSpan? maxAge = null)
+        => FromExpression(() => PricesAsOfJoin(symbols, instants, maxAge));
+
     /// <inheritdoc />
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         ArgumentNullException.ThrowIfNull(modelBuilder);
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(FinanceHubDbContext).Assembly);
+        modelBuilder.HasDbFunction(typeof(FinanceHubDbContext).GetMethod(nameof(PricesAsOf))!).HasName("prices_as_of").HasSchema("financehub");
+        modelBuilder.HasDbFunction(typeof(FinanceHubDbContext).GetMethod(nameof(PricesAsOfJoin))!).HasName("prices_as_of_join").HasSchema("financehub");
     }
 }

@@ -54,6 +54,7 @@ public static class FinanceHubServiceCollectionExtensions
         services.TryAddSingleton<ITimescaleManager, TimescaleManager>();
         services.TryAddSingleton<IBulkIngestor, BulkIngestor>();
         services.TryAddSingleton<ITimeSeriesRepository, TimeSeriesRepository>();
+        services.TryAddSingleton<IAsOfPriceRepository, AsOfPriceRepository>();
         return services;
     }
 }

@@ -508,6 +508,64 @@ namespace FinanceHub.Data.Migrations
                     b.ToTable("performance_metrics", (string)null);
                 });
 
+            modelBuilder.Entity("FinanceHub.Data.Entities.PriceAsOf", b =>
+                {
+                    b.Property<decimal?>("AdjustedClose")
+                        .HasColumnType("numeric")
+                        .HasColumnName("adjusted_close");
+
+                    b.Property<int?>("AssetId")
+                        .HasColumnType("integer")
+                        .HasColumnName("asset_id");
+
+                    b.Property<decimal?>("Close")
+                        .HasColumnType("numeric")
+                        .HasColumnName("close");
+
+                    b.Property<DateTimeOffset?>("Date")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("date");
+
+                    b.Property<decimal?>("High")
+                        .HasColumnType("numeric")
+                        .HasColumnName("high");
+
+                    b.Property<DateTimeOffset?>("LatestDate")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("latest_date");
+
+                    b.Property<decimal?>("Low")
+                        .HasColumnType("numeric")
+                        .HasColumnName("low");
+
+                    b.Property<decimal?>("Open")
+                        .HasColumnType("numeric")
+                        .HasColumnName("open");
+
+                    b.Property<long>("Ordinal")
+                        .HasColumnType("bigint")
+                        .HasColumnName("ordinal");
+
+                    b.Property<DateTimeOffset>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<string>("Symbol")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("symbol");
+
+                    b.Property<int?>("TradeCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("trade_count");
+
+                    b.Property<decimal?>("Volume")
+                        .HasColumnType("numeric")
+                        .HasColumnName("volume");
+
+                    b.ToTable((string)null);
+                });
+
             modelBuilder.Entity("FinanceHub.Data.Entities.AssetPrice", b =>
                 {
                     b.HasOne("FinanceHub.Data.Entities.Asset", "Asset")

@@ -38,6 +38,43 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Asof_prices_a_portfolio_as_json_and_as_a_table_and_names_unknown_symbols()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_asof", migrate: true);
+        await using var _ = dataSource;
+        // BTC every minute for a day, ETH every 7 minutes; each close is the row's own number.
+        var csv = await WriteCsvAsync(Enumerable.Range(0, 1440).SelectMany(i => (i % 7 == 0 ? new[] { "BTC", "ETH" } : ["BTC"]).Select(s =>
+            $"{s},{new DateTimeOffset(2026, 10, 1, 0, 0, 0, TimeSpan.Zero).AddMinutes(i):yyyy-MM-ddTHH:mm:ssZ},{i},{i + 1},{i - 1},{i}.{(s == "BTC" ? 1 : 2)},2,,1,feed")));
+        Assert.Equal(0, (await RunCliAsync("ingest", csv, "--create-symbols", "--connection", connectionString)).Code);
+
+        var json = await RunCliAsync("asof", "btc, ETH", "--at", "2026-10-01T10:12:30Z", "--json", "--connection", connectionString);
+        var table = await RunCliAsync("asof", "BTC,ETH", "--at", "2026-10-01T10:12:30Z", "--max-age", "3 minutes", "--connection", connectionString);
+        var unknown = await RunCliAsync("asof", "BTC,NOPE", "--connection", connectionString);
+
+        Assert.True(json.Code == 0, json.Error);
+        using var prices = JsonDocument.Parse(json.Output);
+        var list = prices.RootElement.EnumerateArray().ToList();
+        Assert.Equal(["BTC", "ETH"], list.Select(p => p.GetProperty("symbol").GetString()));
+        foreach (var p in list)
+        {
+            var expected = await dataSource.ScalarAsync<decimal>(
+                "SELECT p.close FROM asset_prices_historic p JOIN assets a ON a.id = p.asset_id WHERE a.symbol = $1 AND p.date = " +
+                "(SELECT max(date) FROM asset_prices_historic WHERE asset_id = a.id AND date <= '2026-10-01T10:12:30Z')", p.GetProperty("symbol").GetString());
+            Assert.Equal(expected, p.GetProperty("price").GetProperty("close").GetDecimal());
+        }
+
+        Assert.Equal(612.1m, list[0].GetProperty("price").GetProperty("close").GetDecimal());
+        Assert.Equal(609.2m, list[1].GetProperty("price").GetProperty("close").GetDecimal());
+        Assert.True(table.Code == 0, table.Error);
+        Assert.Matches(@"BTC\s*│\s*found", table.Output);
+        Assert.Matches(@"ETH\s*│\s*stale", table.Output);
+        Assert.Contains("1 of 2 asset(s) priced as of 2026-10-01 10:12:30Z; prices older than 3 min count as missing.", table.Output, StringComparison.Ordinal);
+        Assert.Equal(ExitCodes.Usage, unknown.Code);
+        Assert.Contains("NOPE", unknown.Error, StringComparison.Ordinal);
+        File.Delete(csv);
+    }
+
+    [Fact]
     public async Task Ingest_names_a_timestamp_without_offset_and_writes_nothing()
     {
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_ingest_bad", migrate: true);
