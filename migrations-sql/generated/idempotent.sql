@@ -891,15 +891,28 @@ BEGIN
                  coalesce(array_agg(r.t) FILTER (WHERE p.date IS NULL), '{}'), coalesce(array_agg(r.a) FILTER (WHERE p.date IS NULL), '{}')
           FROM unnest($1, $2, $3, $4) AS r (o, s, t, a)
           $q$;
-      fresh CONSTANT text := ' CROSS JOIN LATERAL (SELECT $5::interval IS NULL OR p.date >= r.t - $5::interval AS fresh) f';
+      -- Ages are compared in seconds: an interval of days subtracted from a time would follow the session's calendar and
+      -- make a day 23 or 25 hours long across a clock change.
+      fresh CONSTANT text :=
+        ' CROSS JOIN LATERAL (SELECT $5::interval IS NULL OR extract(epoch FROM r.t - p.date) <= extract(epoch FROM $5::interval) AS fresh) f';
     BEGIN
-      -- Requests of known assets are open; unknown symbols (and NULL instants) are answered at once, asset_id NULL.
-      SELECT coalesce(array_agg(r.ord) FILTER (WHERE r.at IS NOT NULL AND a.id IS NOT NULL), '{}'),
-             coalesce(array_agg(r.sym) FILTER (WHERE r.at IS NOT NULL AND a.id IS NOT NULL), '{}'),
-             coalesce(array_agg(r.at) FILTER (WHERE r.at IS NOT NULL AND a.id IS NOT NULL), '{}'),
-             coalesce(array_agg(a.id) FILTER (WHERE r.at IS NOT NULL AND a.id IS NOT NULL), '{}'),
+      IF symbols IS NULL OR instants IS NULL OR cardinality(symbols) <> cardinality(instants) THEN
+        RAISE EXCEPTION 'prices_as_of_join needs two arrays of the same length (symbols[i] as of instants[i]); got % symbols and % instants',
+          coalesce(cardinality(symbols)::text, 'NULL'), coalesce(cardinality(instants)::text, 'NULL') USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF array_position(instants, NULL) IS NOT NULL OR array_position(symbols, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'prices_as_of_join: request % has no %', coalesce(array_position(symbols, NULL), array_position(instants, NULL)),
+          CASE WHEN array_position(symbols, NULL) IS NOT NULL THEN 'symbol' ELSE 'instant' END USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF max_age < interval '0' THEN
+        RAISE EXCEPTION 'prices_as_of: the staleness limit (%) must not be negative', max_age USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+
+      -- Requests of known assets are open; unknown symbols are answered at once, asset_id NULL.
+      SELECT coalesce(array_agg(r.ord) FILTER (WHERE a.id IS NOT NULL), '{}'), coalesce(array_agg(r.sym) FILTER (WHERE a.id IS NOT NULL), '{}'),
+             coalesce(array_agg(r.at) FILTER (WHERE a.id IS NOT NULL), '{}'), coalesce(array_agg(a.id) FILTER (WHERE a.id IS NOT NULL), '{}'),
              array_agg(ROW(r.ord, r.sym, r.at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::financehub.price_as_of)
-               FILTER (WHERE r.at IS NULL OR a.id IS NULL)
+               FILTER (WHERE a.id IS NULL)
         INTO o_ord, o_sym, o_at, o_asset, answers
         FROM unnest(symbols, instants) WITH ORDINALITY AS r (sym, at, ord)
         LEFT JOIN assets a ON a.symbol = r.sym;
@@ -964,7 +977,7 @@ BEGIN
     RETURNS SETOF financehub.price_as_of
     LANGUAGE sql STABLE AS
     $fn$
-      SELECT * FROM financehub.prices_as_of_join(symbols, array_fill(instant, ARRAY[cardinality(symbols)]), max_age) p ORDER BY p.ordinal
+      SELECT * FROM financehub.prices_as_of_join(symbols, array_fill(instant, ARRAY[coalesce(cardinality(symbols), 0)]), max_age) p ORDER BY p.ordinal
     $fn$;
 
     END IF;
