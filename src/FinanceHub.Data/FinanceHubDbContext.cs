@@ -36,6 +36,9 @@ public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) 
     /// <summary>The archive catalog (<c>financehub.archives</c>).</summary>
     public DbSet<ArchiveRecord> Archives => Set<ArchiveRecord>();
 
+    /// <summary>Splits and cash dividends (<c>corporate_actions</c>), applied by adjusted candles.</summary>
+    public DbSet<CorporateAction> CorporateActions => Set<CorporateAction>();
+
     /// <summary>Project-run maintenance policies (<c>financehub.maintenance_policies</c>).</summary>
     public DbSet<MaintenancePolicy> MaintenancePolicies => Set<MaintenancePolicy>();
 

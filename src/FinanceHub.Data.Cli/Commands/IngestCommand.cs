@@ -25,7 +25,9 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     {
         Description = "Where the rows go: asset_prices_historic (price bars, the default), performance_metrics " +
                       "(created_at,metric_name,value[,unit,service,host]) or api_usage_logs " +
-                      "(created_at,endpoint,method,status_code,duration_ms[,caller_id,client_ip,user_agent,request_bytes,response_bytes]).",
+                      "(created_at,endpoint,method,status_code,duration_ms[,caller_id,client_ip,user_agent,request_bytes,response_bytes]) or " +
+                      "corporate_actions (symbol,kind,effective,value[,source]: kind split or dividend; effective a date, the start of that " +
+                      "day in UTC, or an instant; value the split ratio, new shares per old, or the dividend per share; upserted).",
         DefaultValueFactory = _ => "asset_prices_historic",
     };
 
@@ -42,7 +44,7 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
                 result.AddError("--parallel takes a number of COPY streams from 1 to 64.");
             }
         });
-        _table.AcceptOnlyFromAmong("asset_prices_historic", "performance_metrics", "api_usage_logs");
+        _table.AcceptOnlyFromAmong("asset_prices_historic", "performance_metrics", "api_usage_logs", "corporate_actions");
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
     }
@@ -76,6 +78,10 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         else if (table == "api_usage_logs")
         {
             result = await ingestor.IngestApiUsageAsync(ReadApiUsageAsync(input, cancellationToken), progressLines, cancellationToken);
+        }
+        else if (table == "corporate_actions")
+        {
+            result = await ingestor.IngestCorporateActionsAsync(ReadCorporateActionsAsync(input, cancellationToken), cancellationToken);
         }
         else if (context.Interactive && total > 0 && !CliContext.Json(parseResult))
         {
@@ -177,6 +183,36 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
             yield return (row, name => columns.TryGetValue(name, out var i) && csv.GetString(i) is { Length: > 0 } text ? text : null);
         }
         while (await csv.ReadAsync(cancellationToken));
+    }
+
+    private static async IAsyncEnumerable<CorporateActionRow> ReadCorporateActionsAsync(Stream input, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var (row, field) in ReadRowsAsync(input, ["symbol", "kind", "effective", "value"], ["source"], cancellationToken))
+        {
+            var symbol = field("symbol") ?? "";
+            var kind = field("kind")?.ToLowerInvariant() switch
+            {
+                "split" => Entities.CorporateActionKind.Split,
+                "dividend" => Entities.CorporateActionKind.Dividend,
+                var other => throw new InvalidRowException(row, symbol, $"kind '{other}' is neither split nor dividend"),
+            };
+            var text = field("effective") ?? "";
+            DateTimeOffset effective;
+            try
+            {
+                effective = Parsing.Instant(text, "effective");
+            }
+            catch (CliUsageException)
+            {
+                throw new InvalidRowException(row, symbol, $"effective '{text}' is neither a date (2026-06-10) nor an instant with an offset (2026-06-10T13:30:00Z)");
+            }
+
+            var valueText = field("value") ?? "";
+            var value = decimal.TryParse(valueText, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var v)
+                ? v
+                : throw new InvalidRowException(row, symbol, $"value '{valueText}' is not a number");
+            yield return new CorporateActionRow(symbol, kind, effective, value, field("source"));
+        }
     }
 
     private static DateTimeOffset Instant(long row, string text)

@@ -16,10 +16,14 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
     private readonly Option<string> _timeZone = new("--time-zone") { Description = "IANA zone for daily and coarser buckets.", DefaultValueFactory = _ => "UTC" };
     private readonly Option<bool> _fill = new("--fill-gaps") { Description = "Include empty buckets with the previous close carried forward." };
     private readonly Option<bool> _raw = new("--raw") { Description = "Read raw rows only (skip the aggregates)." };
+    private readonly Option<bool> _adjusted = new("--adjusted")
+    {
+        Description = "Adjust for splits (prices and volumes) and cash dividends (the adjusted close) after each row, from corporate_actions.",
+    };
 
     public Command Build()
     {
-        var command = new Command("ohlcv", "OHLCV candles of one asset over [--from, --to).") { _symbol, _interval, _from, _to, _timeZone, _fill, _raw };
+        var command = new Command("ohlcv", "OHLCV candles of one asset over [--from, --to).") { _symbol, _interval, _from, _to, _timeZone, _fill, _raw, _adjusted };
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
     }
@@ -37,7 +41,7 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
             new OhlcvOptions
             {
                 TimeZone = parseResult.GetValue(_timeZone)!, FillGaps = parseResult.GetValue(_fill),
-                Source = parseResult.GetValue(_raw) ? CandleSource.Raw : CandleSource.Auto,
+                Source = parseResult.GetValue(_raw) ? CandleSource.Raw : CandleSource.Auto, Adjusted = parseResult.GetValue(_adjusted),
             }, cancellationToken);
         if (CliContext.Json(parseResult))
         {
@@ -45,16 +49,23 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
             return ExitCodes.Ok;
         }
 
+        var adjusted = parseResult.GetValue(_adjusted);
         var table = new Table().AddColumns("bucket", "open", "high", "low", "close", "volume", "trades");
+        if (adjusted)
+        {
+            table.AddColumn("adj close");
+        }
+
         foreach (var c in result.Candles)
         {
-            table.AddRow(Format.Time(c.Bucket) + (c.IsFilled ? " (filled)" : ""), N(c.Open), N(c.High), N(c.Low), N(c.Close), N(c.Volume),
-                c.TradeCount.ToString(CultureInfo.InvariantCulture));
+            string[] cells = [Format.Time(c.Bucket) + (c.IsFilled ? " (filled)" : ""), N(c.Open), N(c.High), N(c.Low), N(c.Close), N(c.Volume),
+                c.TradeCount.ToString(CultureInfo.InvariantCulture)];
+            table.AddRow(adjusted ? [.. cells, c.AdjustedClose is { } adj ? N(adj) : "-"] : cells);
         }
 
         context.Console.Write(table);
         await context.Output.WriteLineAsync($"{result.Candles.Count} candle(s) of {result.Symbol}, {result.Interval} in {result.TimeZone}; " +
-            $"{(result.AggregateUsed is { } a ? $"whole buckets from {a}" : "from raw rows")}.");
+            $"{(result.AggregateUsed is { } a ? $"whole buckets from {a}" : "from raw rows")}{(adjusted ? ", adjusted for corporate actions" : "")}.");
         return ExitCodes.Ok;
     }
 

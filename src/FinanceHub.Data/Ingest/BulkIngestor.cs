@@ -26,6 +26,15 @@ public interface IBulkIngestor
 
     /// <summary>Appends request logs to <c>api_usage_logs</c> (ids are generated).</summary>
     Task<IngestResult> IngestApiUsageAsync(IAsyncEnumerable<ApiUsageLog> rows, IProgress<long>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Upserts splits and cash dividends into <c>corporate_actions</c> (one transaction; an action already stored with the
+    /// same asset, kind and instant takes the new value). <see cref="IngestResult.RowsWritten"/> counts rows inserted or
+    /// changed, <see cref="IngestResult.RowsSkipped"/> those already stored as given.
+    /// </summary>
+    /// <exception cref="InvalidRowException">A missing symbol, a ratio or amount that is not positive, or an action given twice.</exception>
+    /// <exception cref="UnknownSymbolException">Symbols that name no asset (all of them listed); nothing is written.</exception>
+    Task<IngestResult> IngestCorporateActionsAsync(IAsyncEnumerable<CorporateActionRow> rows, CancellationToken cancellationToken = default);
 }
 
 /// <inheritdoc />

@@ -312,6 +312,61 @@ namespace FinanceHub.Data.Migrations
                         });
                 });
 
+            modelBuilder.Entity("FinanceHub.Data.Entities.CorporateAction", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityAlwaysColumn(b.Property<long>("Id"));
+
+                    b.Property<decimal?>("Amount")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("amount");
+
+                    b.Property<int>("AssetId")
+                        .HasColumnType("integer")
+                        .HasColumnName("asset_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at")
+                        .HasDefaultValueSql("now()");
+
+                    b.Property<DateTimeOffset>("EffectiveAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("effective_at");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<decimal?>("Ratio")
+                        .HasColumnType("numeric(20,10)")
+                        .HasColumnName("ratio");
+
+                    b.Property<string>("Source")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("source");
+
+                    b.HasKey("Id")
+                        .HasName("pk_corporate_actions");
+
+                    b.HasIndex("AssetId", "Kind", "EffectiveAt")
+                        .IsUnique()
+                        .HasDatabaseName("ix_corporate_actions_asset_id_kind_effective_at");
+
+                    b.ToTable("corporate_actions", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND ratio > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND ratio IS NULL)");
+                        });
+                });
+
             modelBuilder.Entity("FinanceHub.Data.Entities.DailyPriceCandle", b =>
                 {
                     b.Property<int>("AssetId")
@@ -564,6 +619,8 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnName("volume");
 
                     b.ToTable((string)null);
+
+                    b.ToView("prices_as_of", "financehub");
                 });
 
             modelBuilder.Entity("FinanceHub.Data.Entities.AssetPrice", b =>
@@ -574,6 +631,18 @@ namespace FinanceHub.Data.Migrations
                         .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_asset_prices_historic_assets_asset_id");
+
+                    b.Navigation("Asset");
+                });
+
+            modelBuilder.Entity("FinanceHub.Data.Entities.CorporateAction", b =>
+                {
+                    b.HasOne("FinanceHub.Data.Entities.Asset", "Asset")
+                        .WithMany()
+                        .HasForeignKey("AssetId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_corporate_actions_assets_asset_id");
 
                     b.Navigation("Asset");
                 });

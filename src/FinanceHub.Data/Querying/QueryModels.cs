@@ -9,8 +9,12 @@ namespace FinanceHub.Data.Querying;
 /// <param name="Volume">Sum of volume.</param>
 /// <param name="TradeCount">Sum of the rows' trade counts, a row without one counting as one trade.</param>
 /// <param name="IsFilled">A gap-filled bucket (no rows): open = high = low = close = the previous close, volume 0.</param>
+/// <param name="AdjustedClose">
+/// Adjusted candles only (<see cref="OhlcvOptions.Adjusted"/>): the close adjusted for splits and cash dividends after it.
+/// </param>
 public sealed record Candle(
-    DateTimeOffset Bucket, decimal Open, decimal High, decimal Low, decimal Close, decimal Volume, long TradeCount, bool IsFilled = false);
+    DateTimeOffset Bucket, decimal Open, decimal High, decimal Low, decimal Close, decimal Volume, long TradeCount, bool IsFilled = false,
+    decimal? AdjustedClose = null);
 
 /// <summary>Where candles are read from.</summary>
 public enum CandleSource
@@ -33,6 +37,14 @@ public sealed record OhlcvOptions
 
     /// <summary>Where to read from.</summary>
     public CandleSource Source { get; init; } = CandleSource.Auto;
+
+    /// <summary>
+    /// Adjust for the asset's corporate actions, backward: prices divided and volumes multiplied by the ratios of the
+    /// splits after each row, and <see cref="Candle.AdjustedClose"/> also multiplied by 1 - amount / previous close for
+    /// each cash dividend after it. Computed from the raw rows as stored (the aggregates hold them unadjusted); each row's
+    /// prices and volume rounded to 8 decimals. Not with <see cref="FillGaps"/>.
+    /// </summary>
+    public bool Adjusted { get; init; }
 
     /// <summary>Defaults: UTC, no gap filling, automatic source.</summary>
     public static OhlcvOptions Default { get; } = new();

@@ -120,6 +120,21 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         var zone = interval.IsDayOrLonger ? ResolveZone(options.TimeZone) : TimeZoneInfo.Utc;
         var zoneId = zone == TimeZoneInfo.Utc ? "UTC" : options.TimeZone;
         var normalized = symbol.Trim().ToUpperInvariant();
+        if (options.Adjusted)
+        {
+            if (options.FillGaps)
+            {
+                throw new ArgumentException("Adjusted candles cannot be gap-filled yet; ask for adjusted candles without gap filling, or fill the gaps of unadjusted ones.", nameof(options));
+            }
+
+            var adjusted = await ReadAdjustedCandlesAsync(normalized, interval, zoneId, start, end, cancellationToken);
+            if (adjusted.Count == 0)
+            {
+                await GetAssetIdAsync(symbol, cancellationToken);
+            }
+
+            return new OhlcvResult(symbol, interval, zoneId, start, end, adjusted, null);
+        }
 
         // Which aggregate can serve whole sub-buckets: the daily one for UTC days and coarser, the hourly one for hours,
         // and for days in a zone whose offsets are whole hours; none for minute candles or half-hour zones.
@@ -279,6 +294,62 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 var close = reader.GetDecimal(4);
                 candles.Add(new Candle(bucket, close, close, close, close, 0m, 0, IsFilled: true));
             }
+        }
+
+        return candles;
+    }
+
+    /// <summary>
+    /// Candles of rows adjusted one by one for the corporate actions after them (backward). The factors are products over
+    /// the asset's actions, newest first: a split divides prices and multiplies volumes by its ratio, a cash dividend
+    /// multiplies the adjusted close by 1 - amount / the last close before it. Prices and volumes are rounded to 8 decimals
+    /// per row (the columns' scale), so the candles' extremes are the rounded extremes and their volumes the sums of rounded ones.
+    /// </summary>
+    private async Task<List<Candle>> ReadAdjustedCandlesAsync(
+        string symbol, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            """
+            WITH RECURSIVE asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1),
+            actions AS (
+              SELECT ca.effective_at,
+                     CASE WHEN ca.kind = 'split' THEN ca.ratio ELSE 1 END AS split,
+                     CASE WHEN ca.kind = 'dividend' AND prev.close > 0 THEN 1 - ca.amount / prev.close ELSE 1 END AS dividend,
+                     row_number() OVER (ORDER BY ca.effective_at DESC, ca.kind) AS n
+              FROM corporate_actions ca
+              LEFT JOIN LATERAL (
+                SELECT p.close FROM asset_prices_historic p WHERE p.asset_id = ca.asset_id AND p.date < ca.effective_at ORDER BY p.date DESC LIMIT 1) prev ON true
+              WHERE ca.asset_id = (SELECT id FROM asset)),
+            -- factors[n]: the product over the n newest actions, which is what applies to rows before the n-th newest.
+            factors (n, effective_at, split, dividend) AS (
+              SELECT n, effective_at, split, dividend FROM actions WHERE n = 1
+              UNION ALL
+              SELECT a.n, a.effective_at, trim_scale(f.split * a.split), f.dividend * a.dividend FROM factors f JOIN actions a ON a.n = f.n + 1),
+            adjusted AS (
+              SELECT p.date,
+                     round(p.open / f.split, 8) AS open, round(p.high / f.split, 8) AS high, round(p.low / f.split, 8) AS low,
+                     round(p.close / f.split, 8) AS close, round(p.volume * f.split, 8) AS volume,
+                     round(p.close * f.dividend / f.split, 8) AS adjusted_close, coalesce(p.trade_count, 1)::bigint AS trade_count
+              FROM asset_prices_historic p
+              CROSS JOIN LATERAL (
+                SELECT coalesce((SELECT x.split FROM factors x WHERE x.effective_at > p.date ORDER BY x.effective_at LIMIT 1), 1) AS split,
+                       coalesce((SELECT x.dividend FROM factors x WHERE x.effective_at > p.date ORDER BY x.effective_at LIMIT 1), 1) AS dividend) f
+              WHERE p.asset_id = (SELECT id FROM asset) AND p.date >= $2 AND p.date < $3)
+            SELECT time_bucket($4, date, $5) AS b, first(open, date), max(high), min(low), last(close, date), sum(volume), sum(trade_count)::bigint,
+                   last(adjusted_close, date)
+            FROM adjusted GROUP BY 1 ORDER BY 1
+            """);
+        command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
+        command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
+        command.Parameters.Add(new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var candles = new List<Candle>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
+                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6), AdjustedClose: reader.GetDecimal(7)));
         }
 
         return candles;
