@@ -996,18 +996,19 @@ START TRANSACTION;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129051421_CorporateActions') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129052619_CorporateActions') THEN
     CREATE TABLE corporate_actions (
         id bigint GENERATED ALWAYS AS IDENTITY,
         asset_id integer NOT NULL,
         kind character varying(16) NOT NULL,
         effective_at timestamp with time zone NOT NULL,
-        ratio numeric(20,10),
+        new_shares numeric(20,10),
+        old_shares numeric(20,10),
         amount numeric(20,8),
         source character varying(64),
         created_at timestamp with time zone NOT NULL DEFAULT (now()),
         CONSTRAINT pk_corporate_actions PRIMARY KEY (id),
-        CONSTRAINT ck_corporate_actions_value CHECK ((kind = 'split' AND ratio > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND ratio IS NULL)),
+        CONSTRAINT ck_corporate_actions_value CHECK ((kind = 'split' AND new_shares > 0 AND old_shares > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND new_shares IS NULL AND old_shares IS NULL)),
         CONSTRAINT fk_corporate_actions_assets_asset_id FOREIGN KEY (asset_id) REFERENCES assets (id) ON DELETE RESTRICT
     );
     END IF;
@@ -1015,16 +1016,16 @@ END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129051421_CorporateActions') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129052619_CorporateActions') THEN
     CREATE UNIQUE INDEX ix_corporate_actions_asset_id_kind_effective_at ON corporate_actions (asset_id, kind, effective_at);
     END IF;
 END $EF$;
 
 DO $EF$
 BEGIN
-    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129051421_CorporateActions') THEN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129052619_CorporateActions') THEN
     INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
-    VALUES ('20261129051421_CorporateActions', '10.0.15');
+    VALUES ('20261129052619_CorporateActions', '10.0.15');
     END IF;
 END $EF$;
 COMMIT;

@@ -27,7 +27,7 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
                       "(created_at,metric_name,value[,unit,service,host]) or api_usage_logs " +
                       "(created_at,endpoint,method,status_code,duration_ms[,caller_id,client_ip,user_agent,request_bytes,response_bytes]) or " +
                       "corporate_actions (symbol,kind,effective,value[,source]: kind split or dividend; effective a date, the start of that " +
-                      "day in UTC, or an instant; value the split ratio, new shares per old, or the dividend per share; upserted).",
+                      "day in UTC, or an instant; value new:old shares for a split (2, 3:2, 1:10) or the dividend per share; upserted).",
         DefaultValueFactory = _ => "asset_prices_historic",
     };
 
@@ -204,14 +204,23 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
             }
             catch (CliUsageException)
             {
-                throw new InvalidRowException(row, symbol, $"effective '{text}' is neither a date (2026-06-10) nor an instant with an offset (2026-06-10T13:30:00Z)");
+                throw new InvalidRowException(row, symbol,
+                    $"effective '{text}' is neither a date (2026-06-10, its first moment in UTC) nor a time (2026-06-10T13:30:00Z; without an offset, UTC)");
             }
 
+            // A split is new:old shares (3:2, 1:10) or one number of new shares per old one (2); a dividend an amount.
             var valueText = field("value") ?? "";
-            var value = decimal.TryParse(valueText, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var v)
+            var parts = valueText.Split(':');
+            if (parts.Length > 2 || (parts.Length == 2 && kind != Entities.CorporateActionKind.Split))
+            {
+                throw new InvalidRowException(row, symbol, $"value '{valueText}' is not {(kind == Entities.CorporateActionKind.Split ? "a split such as 2, 3:2 or 1:10" : "an amount")}");
+            }
+
+            yield return new CorporateActionRow(symbol, kind, effective, Dec(parts[0]), field("source"), parts.Length == 2 ? Dec(parts[1]) : 1);
+
+            decimal Dec(string text) => decimal.TryParse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var v)
                 ? v
-                : throw new InvalidRowException(row, symbol, $"value '{valueText}' is not a number");
-            yield return new CorporateActionRow(symbol, kind, effective, value, field("source"));
+                : throw new InvalidRowException(row, symbol, $"value '{valueText}' is not {(kind == Entities.CorporateActionKind.Split ? "a split such as 2, 3:2 or 1:10" : "a number")}");
         }
     }
 

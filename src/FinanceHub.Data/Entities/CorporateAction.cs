@@ -18,8 +18,11 @@ public class CorporateAction
     /// <summary>The first instant the action is in effect: rows before it are adjusted, rows from it on are not.</summary>
     public DateTimeOffset EffectiveAt { get; set; }
 
-    /// <summary>Splits: new shares per old share (2 for a 2-for-1 split, 0.1 for a 1-for-10 reverse split).</summary>
-    public decimal? Ratio { get; set; }
+    /// <summary>Splits: the new shares for <see cref="OldShares"/> old ones (2 for 1 in a 2-for-1 split, 1 for 10 in a 1-for-10 reverse split).</summary>
+    public decimal? NewShares { get; set; }
+
+    /// <summary>Splits: the old shares that become <see cref="NewShares"/> (kept apart, so that 1-for-3 is exact).</summary>
+    public decimal? OldShares { get; set; }
 
     /// <summary>Cash dividends: the amount per share, in the asset's quote currency.</summary>
     public decimal? Amount { get; set; }
@@ -37,7 +40,7 @@ public class CorporateAction
 /// <summary>The kinds of corporate action that adjust prices.</summary>
 public enum CorporateActionKind
 {
-    /// <summary>A stock split (or reverse split): prices divided and volumes multiplied by the ratio before it.</summary>
+    /// <summary>A stock split (or reverse split): prices before it divided and volumes multiplied by new shares / old shares.</summary>
     Split,
 
     /// <summary>A cash dividend: closes before it multiplied by 1 - amount / the last close before it.</summary>

@@ -345,9 +345,13 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("kind");
 
-                    b.Property<decimal?>("Ratio")
+                    b.Property<decimal?>("NewShares")
                         .HasColumnType("numeric(20,10)")
-                        .HasColumnName("ratio");
+                        .HasColumnName("new_shares");
+
+                    b.Property<decimal?>("OldShares")
+                        .HasColumnType("numeric(20,10)")
+                        .HasColumnName("old_shares");
 
                     b.Property<string>("Source")
                         .HasMaxLength(64)
@@ -363,7 +367,7 @@ namespace FinanceHub.Data.Migrations
 
                     b.ToTable("corporate_actions", null, t =>
                         {
-                            t.HasCheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND ratio > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND ratio IS NULL)");
+                            t.HasCheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND new_shares > 0 AND old_shares > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND new_shares IS NULL AND old_shares IS NULL)");
                         });
                 });
 

@@ -301,8 +301,9 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
     /// <summary>
     /// Candles of rows adjusted one by one for the corporate actions after them (backward). The factors are products over
-    /// the asset's actions, newest first: a split divides prices and multiplies volumes by its ratio, a cash dividend
-    /// multiplies the adjusted close by 1 - amount / the last close before it. Prices and volumes are rounded to 8 decimals
+    /// the asset's actions, newest first: a split multiplies prices by old / new shares and volumes by new / old, a cash
+    /// dividend multiplies the adjusted close by 1 - amount / the last close before it (as traded: the amount is per share
+    /// of that time, also when a split takes effect at the same instant). Prices and volumes are rounded to 8 decimals
     /// per row (the columns' scale), so the candles' extremes are the rounded extremes and their volumes the sums of rounded ones.
     /// </summary>
     private async Task<List<Candle>> ReadAdjustedCandlesAsync(
@@ -313,27 +314,32 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             WITH RECURSIVE asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1),
             actions AS (
               SELECT ca.effective_at,
-                     CASE WHEN ca.kind = 'split' THEN ca.ratio ELSE 1 END AS split,
+                     coalesce(ca.new_shares, 1) AS new_shares, coalesce(ca.old_shares, 1) AS old_shares,
                      CASE WHEN ca.kind = 'dividend' AND prev.close > 0 THEN 1 - ca.amount / prev.close ELSE 1 END AS dividend,
                      row_number() OVER (ORDER BY ca.effective_at DESC, ca.kind) AS n
               FROM corporate_actions ca
               LEFT JOIN LATERAL (
                 SELECT p.close FROM asset_prices_historic p WHERE p.asset_id = ca.asset_id AND p.date < ca.effective_at ORDER BY p.date DESC LIMIT 1) prev ON true
               WHERE ca.asset_id = (SELECT id FROM asset)),
-            -- factors[n]: the product over the n newest actions, which is what applies to rows before the n-th newest.
-            factors (n, effective_at, split, dividend) AS (
-              SELECT n, effective_at, split, dividend FROM actions WHERE n = 1
+            -- factors[n]: the products over the n newest actions, what applies to a row before the n-th newest and none
+            -- older. Share counts multiply exactly; the dividend factor keeps 20 decimals.
+            factors (n, effective_at, new_shares, old_shares, dividend) AS (
+              SELECT n, effective_at, new_shares, old_shares, round(dividend, 20) FROM actions WHERE n = 1
               UNION ALL
-              SELECT a.n, a.effective_at, trim_scale(f.split * a.split), f.dividend * a.dividend FROM factors f JOIN actions a ON a.n = f.n + 1),
+              SELECT a.n, a.effective_at, trim_scale(f.new_shares * a.new_shares), trim_scale(f.old_shares * a.old_shares), round(f.dividend * a.dividend, 20)
+              FROM factors f JOIN actions a ON a.n = f.n + 1),
             adjusted AS (
               SELECT p.date,
-                     round(p.open / f.split, 8) AS open, round(p.high / f.split, 8) AS high, round(p.low / f.split, 8) AS low,
-                     round(p.close / f.split, 8) AS close, round(p.volume * f.split, 8) AS volume,
-                     round(p.close * f.dividend / f.split, 8) AS adjusted_close, coalesce(p.trade_count, 1)::bigint AS trade_count
+                     round(p.open * f.old_shares / f.new_shares, 8) AS open, round(p.high * f.old_shares / f.new_shares, 8) AS high,
+                     round(p.low * f.old_shares / f.new_shares, 8) AS low, round(p.close * f.old_shares / f.new_shares, 8) AS close,
+                     round(p.volume * f.new_shares / f.old_shares, 8) AS volume,
+                     round(p.close * f.dividend * f.old_shares / f.new_shares, 8) AS adjusted_close, coalesce(p.trade_count, 1)::bigint AS trade_count
               FROM asset_prices_historic p
               CROSS JOIN LATERAL (
-                SELECT coalesce((SELECT x.split FROM factors x WHERE x.effective_at > p.date ORDER BY x.effective_at LIMIT 1), 1) AS split,
-                       coalesce((SELECT x.dividend FROM factors x WHERE x.effective_at > p.date ORDER BY x.effective_at LIMIT 1), 1) AS dividend) f
+                -- The largest n after the row: the product over every action after it (ties at one instant included).
+                SELECT coalesce(x.new_shares, 1) AS new_shares, coalesce(x.old_shares, 1) AS old_shares, coalesce(x.dividend, 1) AS dividend
+                FROM (SELECT 1) one LEFT JOIN LATERAL (
+                  SELECT new_shares, old_shares, dividend FROM factors WHERE factors.effective_at > p.date ORDER BY factors.n DESC LIMIT 1) x ON true) f
               WHERE p.asset_id = (SELECT id FROM asset) AND p.date >= $2 AND p.date < $3)
             SELECT time_bucket($4, date, $5) AS b, first(open, date), max(high), min(low), last(close, date), sum(volume), sum(trade_count)::bigint,
                    last(adjusted_close, date)

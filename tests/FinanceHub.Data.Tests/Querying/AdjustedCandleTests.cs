@@ -21,15 +21,24 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    // As traded: after each split the price is where the market put it (halved, a third, ten times).
+    // As traded: after each split the price is where the market put it (halved, two thirds, ten times). The 1-for-10
+    // reverse split and a dividend take effect at the same instant.
     private static readonly CorporateActionRow[] Actions =
     [
         new("ADJ", CorporateActionKind.Dividend, new(2026, 1, 20, 14, 30, 0, TimeSpan.Zero), 0.50m, "feed"),
         new("ADJ", CorporateActionKind.Split, new(2026, 2, 10, 0, 0, 0, TimeSpan.Zero), 2m, "feed"),
         new("ADJ", CorporateActionKind.Dividend, new(2026, 3, 3, 0, 0, 0, TimeSpan.Zero), 0.25m, "feed"),
-        new("ADJ", CorporateActionKind.Split, new(2026, 3, 20, 13, 30, 0, TimeSpan.Zero), 3m, "feed"),
-        new("ADJ", CorporateActionKind.Split, new(2026, 4, 15, 0, 0, 0, TimeSpan.Zero), 0.1m, "feed"),
+        new("ADJ", CorporateActionKind.Split, new(2026, 3, 20, 13, 30, 0, TimeSpan.Zero), 3m, "feed", Per: 2m),
+        new("ADJ", CorporateActionKind.Split, new(2026, 4, 15, 0, 0, 0, TimeSpan.Zero), 1m, "feed", Per: 10m),
+        new("ADJ", CorporateActionKind.Dividend, new(2026, 4, 15, 0, 0, 0, TimeSpan.Zero), 0.75m, "feed"),
         new("ADJ", CorporateActionKind.Dividend, new(2026, 4, 20, 0, 0, 0, TimeSpan.Zero), 1.2345m, "feed"),
+    ];
+
+    // Another asset's actions, in the same table: they must not reach ADJ's candles.
+    private static readonly CorporateActionRow[] OtherActions =
+    [
+        new("OTHER", CorporateActionKind.Split, new(2026, 2, 2, 0, 0, 0, TimeSpan.Zero), 5m),
+        new("OTHER", CorporateActionKind.Dividend, new(2026, 3, 24, 0, 0, 0, TimeSpan.Zero), 3m),
     ];
 
     public static TheoryData<string, string> Intervals => new()
@@ -45,43 +54,35 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
         var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
         var width = BucketWidth.Parse(interval);
         var timeZone = TimeZoneInfo.FindSystemTimeZoneById(zone);
-        var (start, end) = (From.AddHours(5).AddMinutes(30), To.AddDays(-3));
 
-        var result = await repository.GetOhlcvAsync("ADJ", width, start, end, new OhlcvOptions { Adjusted = true, TimeZone = zone }, Ct);
+        // The whole history; a range before every action; a range that starts just after two ex instants, whose previous
+        // closes lie outside it.
+        foreach (var (start, end) in new[]
+                 {
+                     (From.AddHours(5).AddMinutes(30), To.AddDays(-3)), (From, new DateTimeOffset(2026, 1, 16, 0, 0, 0, TimeSpan.Zero)),
+                     (new DateTimeOffset(2026, 4, 15, 1, 0, 0, TimeSpan.Zero), To),
+                 })
+        {
+            var result = await repository.GetOhlcvAsync("ADJ", width, start, end, new OhlcvOptions { Adjusted = true, TimeZone = zone }, Ct);
 
-        Assert.Null(result.AggregateUsed);
-        Assert.Equal(ReferenceAdjusted(rows, width, timeZone, start, end), result.Candles);
+            Assert.Null(result.AggregateUsed);
+            Assert.Equal(ReferenceAdjusted(rows, width, timeZone, start, end), result.Candles);
+        }
     }
 
     [Fact]
-    public async Task Without_actions_after_them_candles_are_the_unadjusted_ones_and_the_stored_adjusted_closes_agree()
+    public async Task After_the_last_action_candles_are_the_unadjusted_ones()
     {
-        var (dataSource, rows) = await SetUpAsync();
+        var (dataSource, _) = await SetUpAsync();
         var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
         var (start, end) = (new DateTimeOffset(2026, 4, 21, 0, 0, 0, TimeSpan.Zero), To);
 
         var adjusted = await repository.GetOhlcvAsync("ADJ", BucketWidth.OneDay, start, end, new OhlcvOptions { Adjusted = true }, Ct);
         var plain = await repository.GetOhlcvAsync("ADJ", BucketWidth.OneDay, start, end, new OhlcvOptions { Source = CandleSource.Raw }, Ct);
 
-        // After the last action nothing is adjusted.
+        Assert.NotEmpty(plain.Candles);
         Assert.Equal(plain.Candles, adjusted.Candles.Select(c => c with { AdjustedClose = null }));
         Assert.All(adjusted.Candles, c => Assert.Equal(c.Close, c.AdjustedClose));
-
-        // The rows of March 23-27 carry a provider's adjusted close (what this file's reference computes, as a provider that
-        // knows every action would): the daily adjusted close is the stored one of the day's last row.
-        var march = await repository.GetOhlcvAsync("ADJ", BucketWidth.OneDay, new(2026, 3, 23, 0, 0, 0, TimeSpan.Zero), new(2026, 3, 28, 0, 0, 0, TimeSpan.Zero),
-            new OhlcvOptions { Adjusted = true }, Ct);
-        var stored = (await dataSource.QueryAsync(
-                """
-                SELECT DISTINCT ON (date_trunc('day', date AT TIME ZONE 'UTC')) adjusted_close FROM asset_prices_historic
-                WHERE asset_id = (SELECT id FROM assets WHERE symbol = 'ADJ') AND date >= '2026-03-23T00:00:00Z' AND date < '2026-03-28T00:00:00Z'
-                ORDER BY date_trunc('day', date AT TIME ZONE 'UTC'), date DESC
-                """))
-            .Select(r => (decimal?)r[0]).ToList();
-        Assert.Equal(5, march.Candles.Count);
-        Assert.DoesNotContain(null, stored);
-        Assert.Equal(stored, march.Candles.Select(c => c.AdjustedClose));
-        _ = rows;
     }
 
     [Fact]
@@ -89,31 +90,48 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
     {
         var (dataSource, _) = await SetUpAsync();
         var ingestor = Ingestor(dataSource);
-        var before = await dataSource.ScalarAsync<string>("SELECT md5(string_agg(concat_ws('|', kind, effective_at, ratio, amount, source), ';' ORDER BY effective_at, kind)) FROM corporate_actions");
+        const string content = "SELECT md5(string_agg(concat_ws('|', asset_id, kind, effective_at, new_shares, old_shares, amount, source), ';' ORDER BY asset_id, effective_at, kind)) FROM corporate_actions";
+        var before = await dataSource.ScalarAsync<string>(content);
 
         var again = await ingestor.IngestCorporateActionsAsync(Actions.ToAsyncEnumerable(), Ct);
-        Assert.Equal((6L, 0L, 6L), (again.RowsRead, again.RowsWritten, again.RowsSkipped));
+        Assert.Equal((7L, 0L, 7L), (again.RowsRead, again.RowsWritten, again.RowsSkipped));
 
         await Assert.ThrowsAsync<UnknownSymbolException>(() => ingestor.IngestCorporateActionsAsync(
             new[] { Actions[0] with { Value = 9m }, Actions[1] with { Symbol = "NOPE" } }.ToAsyncEnumerable(), Ct));
         var bad = await Assert.ThrowsAsync<InvalidRowException>(() => ingestor.IngestCorporateActionsAsync(
-            new[] { Actions[0] with { Value = 9m }, Actions[1] with { Value = 0m } }.ToAsyncEnumerable(), Ct));
+            new[] { Actions[0] with { Value = 9m }, Actions[1] with { Per = 0m } }.ToAsyncEnumerable(), Ct));
         Assert.Contains("Row 2", bad.Message, StringComparison.Ordinal);
-        Assert.Contains("must be positive", bad.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<InvalidRowException>(() => ingestor.IngestCorporateActionsAsync(new[] { Actions[0], Actions[0] }.ToAsyncEnumerable(), Ct));
-        Assert.Equal(before, await dataSource.ScalarAsync<string>("SELECT md5(string_agg(concat_ws('|', kind, effective_at, ratio, amount, source), ';' ORDER BY effective_at, kind)) FROM corporate_actions"));
+        Assert.Contains("two positive share counts", bad.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<InvalidRowException>(() => ingestor.IngestCorporateActionsAsync(new[] { Actions[0], Actions[0] with { Symbol = "adj" } }.ToAsyncEnumerable(), Ct));
+        await Assert.ThrowsAsync<InvalidRowException>(() => ingestor.IngestCorporateActionsAsync(new[] { Actions[0] with { Value = 0.123456789m } }.ToAsyncEnumerable(), Ct));
+        Assert.Equal(before, await dataSource.ScalarAsync<string>(content));
+
+        // A corrected action is updated, and the adjusted candles follow it.
+        var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
+        var window = (new DateTimeOffset(2026, 1, 26, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 1, 31, 0, 0, 0, TimeSpan.Zero));
+        var old = await repository.GetOhlcvAsync("OTHER", BucketWidth.OneDay, window.Item1, window.Item2, new OhlcvOptions { Adjusted = true }, Ct);
+        var corrected = await ingestor.IngestCorporateActionsAsync(new[] { OtherActions[0] with { Value = 4m } }.ToAsyncEnumerable(), Ct);
+        var updated = await repository.GetOhlcvAsync("OTHER", BucketWidth.OneDay, window.Item1, window.Item2, new OhlcvOptions { Adjusted = true }, Ct);
+        await ingestor.IngestCorporateActionsAsync(OtherActions.ToAsyncEnumerable(), Ct);
+
+        Assert.Equal((1L, 1L, 0L), (corrected.RowsRead, corrected.RowsWritten, corrected.RowsSkipped));
+        Assert.Equal(old.Candles.Select(c => c.Close * 5 / 4), updated.Candles.Select(c => c.Close));
     }
 
     [Fact]
-    public async Task The_cli_loads_actions_from_csv_and_prints_adjusted_candles()
+    public async Task The_cli_loads_actions_from_csv_and_adjusted_closes_agree_with_a_providers()
     {
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_actions", migrate: true);
         await using var _ = dataSource;
+        // A provider's adjusted closes, worked out by hand: 4-for-1 on June 5, 2.50 of dividend on June 8 (the close before
+        // it is 100: factor 0.975), 1-for-2 on June 9. Before June 5: 100 x 2/4 x 0.975 = 48.75; June 5-7: 100 x 2 x 0.975.
+        decimal Provider(int day) => day switch { < 5 => 48.75m, < 8 => 195m, 8 => 200m, _ => 100m };
         await Ingestor(dataSource).IngestPricesAsync(
-            Enumerable.Range(0, 10).Select(d => new PriceRow("XYZ", new DateTimeOffset(2026, 6, 1 + d, 15, 0, 0, TimeSpan.Zero), 100, 101, 99, 100, 10)),
+            Enumerable.Range(1, 10).Select(d => new PriceRow("XYZ", new DateTimeOffset(2026, 6, d, 15, 0, 0, TimeSpan.Zero), 100, 101, 99, 100, 10, Provider(d))),
             new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
         var csv = Path.Combine(Path.GetTempPath(), $"actions-{Guid.NewGuid():N}.csv");
-        await File.WriteAllLinesAsync(csv, ["symbol,kind,effective,value,source", "xyz,split,2026-06-05,4,exchange", "XYZ,dividend,2026-06-08T00:00:00Z,2.5,"], Ct);
+        await File.WriteAllLinesAsync(csv,
+            ["symbol,kind,effective,value,source", "xyz,split,2026-06-05,4,exchange", "XYZ,dividend,2026-06-08T00:00:00Z,2.5,", "XYZ,split,2026-06-09,1:2,exchange"], Ct);
 
         var load = await RunCliAsync("ingest", csv, "--table", "corporate_actions", "--connection", connectionString);
         var candles = await RunCliAsync("ohlcv", "XYZ", "--interval", "1day", "--from", "2026-06-01", "--to", "2026-06-11", "--adjusted", "--json", "--connection", connectionString);
@@ -122,16 +140,14 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
         File.Delete(csv);
 
         Assert.True(load.Code == 0, load.Error);
-        Assert.Equal(2L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM corporate_actions"));
+        Assert.Equal(3L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM corporate_actions"));
         Assert.True(candles.Code == 0, candles.Error);
         using var json = System.Text.Json.JsonDocument.Parse(candles.Output);
         var list = json.RootElement.GetProperty("candles").EnumerateArray().ToList();
-        // Before the split: 100 / 4 = 25; the close before the dividend is 100 (25 adjusted): factor 1 - 2.5 / 100 = 0.975.
-        Assert.Equal(25m, list[0].GetProperty("close").GetDecimal());
-        Assert.Equal(40m, list[0].GetProperty("volume").GetDecimal());
-        Assert.Equal(24.375m, list[0].GetProperty("adjustedClose").GetDecimal());
-        Assert.Equal(97.5m, list[5].GetProperty("adjustedClose").GetDecimal());
-        Assert.Equal(100m, list[9].GetProperty("adjustedClose").GetDecimal());
+        var stored = (await dataSource.QueryAsync("SELECT adjusted_close FROM asset_prices_historic ORDER BY date")).Select(r => (decimal)r[0]!).ToList();
+        Assert.Equal(stored, list.Select(c => c.GetProperty("adjustedClose").GetDecimal()));
+        Assert.Equal([50m, 50m, 50m, 50m, 200m, 200m, 200m, 200m, 100m, 100m], list.Select(c => c.GetProperty("close").GetDecimal()));
+        Assert.Equal([20m, 20m, 20m, 20m, 5m, 5m, 5m, 5m, 10m, 10m], list.Select(c => c.GetProperty("volume").GetDecimal()));
         Assert.Equal(Data.Cli.ExitCodes.Usage, refused.Code);
         Assert.Contains("neither split nor dividend", refused.Error, StringComparison.Ordinal);
     }
@@ -159,12 +175,12 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
 
     private static (PriceRow Row, decimal AdjustedClose) Adjust(List<PriceRow> rows, PriceRow row)
     {
-        decimal split = 1, dividend = 1;
+        decimal newShares = 1, oldShares = 1, dividend = 1;
         foreach (var action in Actions.Where(a => a.EffectiveAt > row.Date))
         {
             if (action.Kind == CorporateActionKind.Split)
             {
-                split *= action.Value;
+                (newShares, oldShares) = (newShares * action.Value, oldShares * action.Per);
             }
             else
             {
@@ -174,8 +190,9 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
         }
 
         static decimal R(decimal x) => Math.Round(x, 8, MidpointRounding.AwayFromZero);
-        return (row with { Open = R(row.Open / split), High = R(row.High / split), Low = R(row.Low / split), Close = R(row.Close / split), Volume = R(row.Volume * split) },
-            R(row.Close * dividend / split));
+        decimal Price(decimal p) => R(p * oldShares / newShares);
+        return (row with { Open = Price(row.Open), High = Price(row.High), Low = Price(row.Low), Close = Price(row.Close), Volume = R(row.Volume * newShares / oldShares) },
+            R(row.Close * dividend * oldShares / newShares));
     }
 
     private async Task<(NpgsqlDataSource DataSource, List<PriceRow> Rows)> SetUpAsync()
@@ -196,21 +213,18 @@ public sealed class AdjustedCandleTests(DatabaseFixture fixture)
                         continue;
                     }
 
-                    var level = Actions.Where(a => a.Kind == CorporateActionKind.Split && a.EffectiveAt <= t).Aggregate(180m, (p, a) => p / a.Value);
+                    var level = Actions.Where(a => a.Kind == CorporateActionKind.Split && a.EffectiveAt <= t).Aggregate(180m, (p, a) => p * a.Per / a.Value);
                     var open = Math.Round(level * (1 + (((decimal)random.NextDouble() - 0.5m) / 50)), 4);
                     var close = Math.Round(level * (1 + (((decimal)random.NextDouble() - 0.5m) / 50)), 4);
                     rows.Add(new PriceRow("ADJ", t, open, Math.Max(open, close) + 0.37m, Math.Min(open, close) - 0.29m, close,
                         Math.Round((decimal)random.NextDouble() * 5000, 3), TradeCount: random.Next(1, 90)));
                 }
 
-                // A provider's adjusted closes on March 23-27, computed as this file's reference computes them.
-                var withProvider = rows.Select(r => r.Date >= new DateTimeOffset(2026, 3, 23, 0, 0, 0, TimeSpan.Zero) && r.Date < new DateTimeOffset(2026, 3, 28, 0, 0, 0, TimeSpan.Zero)
-                    ? r with { AdjustedClose = Adjust(rows, r).AdjustedClose }
-                    : r).ToList();
                 var ingestor = Ingestor(dataSource);
-                await ingestor.IngestPricesAsync(withProvider, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
-                var loaded = await ingestor.IngestCorporateActionsAsync(Actions.ToAsyncEnumerable(), Ct);
-                Assert.Equal(6L, loaded.RowsWritten);
+                await ingestor.IngestPricesAsync(rows.Concat(rows.Select(r => r with { Symbol = "OTHER" })),
+                    new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
+                var loaded = await ingestor.IngestCorporateActionsAsync(Actions.Concat(OtherActions).ToAsyncEnumerable(), Ct);
+                Assert.Equal(9L, loaded.RowsWritten);
                 _data = (dataSource, rows);
             }
 

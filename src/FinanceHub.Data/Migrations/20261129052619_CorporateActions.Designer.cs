@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace FinanceHub.Data.Migrations
 {
     [DbContext(typeof(FinanceHubDbContext))]
-    [Migration("20261129051421_CorporateActions")]
+    [Migration("20261129052619_CorporateActions")]
     partial class CorporateActions
     {
         /// <inheritdoc />
@@ -348,9 +348,13 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnType("character varying(16)")
                         .HasColumnName("kind");
 
-                    b.Property<decimal?>("Ratio")
+                    b.Property<decimal?>("NewShares")
                         .HasColumnType("numeric(20,10)")
-                        .HasColumnName("ratio");
+                        .HasColumnName("new_shares");
+
+                    b.Property<decimal?>("OldShares")
+                        .HasColumnType("numeric(20,10)")
+                        .HasColumnName("old_shares");
 
                     b.Property<string>("Source")
                         .HasMaxLength(64)
@@ -366,7 +370,7 @@ namespace FinanceHub.Data.Migrations
 
                     b.ToTable("corporate_actions", null, t =>
                         {
-                            t.HasCheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND ratio > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND ratio IS NULL)");
+                            t.HasCheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND new_shares > 0 AND old_shares > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND new_shares IS NULL AND old_shares IS NULL)");
                         });
                 });
 

@@ -21,7 +21,8 @@ namespace FinanceHub.Data.Migrations
                     asset_id = table.Column<int>(type: "integer", nullable: false),
                     kind = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
                     effective_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    ratio = table.Column<decimal>(type: "numeric(20,10)", nullable: true),
+                    new_shares = table.Column<decimal>(type: "numeric(20,10)", nullable: true),
+                    old_shares = table.Column<decimal>(type: "numeric(20,10)", nullable: true),
                     amount = table.Column<decimal>(type: "numeric(20,8)", nullable: true),
                     source = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
                     created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false, defaultValueSql: "now()")
@@ -29,7 +30,7 @@ namespace FinanceHub.Data.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("pk_corporate_actions", x => x.id);
-                    table.CheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND ratio > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND ratio IS NULL)");
+                    table.CheckConstraint("ck_corporate_actions_value", "(kind = 'split' AND new_shares > 0 AND old_shares > 0 AND amount IS NULL) OR (kind = 'dividend' AND amount > 0 AND new_shares IS NULL AND old_shares IS NULL)");
                     table.ForeignKey(
                         name: "fk_corporate_actions_assets_asset_id",
                         column: x => x.asset_id,
