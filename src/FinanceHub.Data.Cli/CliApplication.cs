@@ -90,7 +90,7 @@ public static class CliApplication
         foreach (var command in new ICliCommand[]
                  {
                      new StatusCommand(context), new MigrateCommand(context), new MaintainCommand(context), new ChunksCommand(context),
-                     new CompressCommand(context), new RetentionCommand(context), new IngestCommand(context), new OhlcvCommand(context), new AsOfCommand(context),
+                     new CompressCommand(context), new RetentionCommand(context), new IngestCommand(context), new OhlcvCommand(context), new AsOfCommand(context), new SessionsCommand(context),
                      new BucketCommand(context), new ArchiveCommand(context), new RestoreCommand(context), new ArchivesCommand(context),
                      new ConvertCommand(context), new DemoCommand(context),
                  })

@@ -72,7 +72,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
     }
 
     /// <summary>The library's services for the connection the command line asks for.</summary>
-    public static ServiceProvider CreateServices(ParseResult parseResult)
+    public static ServiceProvider CreateServices(ParseResult parseResult, bool database = true)
     {
         var settings = new Dictionary<string, string?>();
         if (parseResult.GetValue(GlobalOptions.Connection) is { Length: > 0 } connection)
@@ -80,7 +80,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
             settings[$"{DatabaseOptions.SectionName}:ConnectionString"] = connection;
         }
 
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        // Environment variables in .NET's form (FinanceHub__Calendars__XTKS__TimeZone=Asia/Tokyo) configure what has no
+        // option of its own, such as trading calendars.
+        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddLogging(logging =>
         {
@@ -103,8 +105,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
         }
 
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
-        var options = provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value;
-        if (!options.IsConfigured)
+        if (database && !provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value.IsConfigured)
         {
             throw new CliUsageException(DatabaseOptions.NotConfiguredMessage);
         }

@@ -16,6 +16,10 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
     private readonly Option<string> _timeZone = new("--time-zone") { Description = "IANA zone for daily and coarser buckets.", DefaultValueFactory = _ => "UTC" };
     private readonly Option<bool> _fill = new("--fill-gaps") { Description = "Include empty buckets with the previous close carried forward." };
     private readonly Option<bool> _raw = new("--raw") { Description = "Read raw rows only (skip the aggregates)." };
+    private readonly Option<string?> _session = new("--session")
+    {
+        Description = "Candles of an exchange's trading sessions (XNYS, XLON, XETR, or one defined under FinanceHub:Calendars): a day is one session, closed days have none.",
+    };
     private readonly Option<bool> _adjusted = new("--adjusted")
     {
         Description = "Adjust for splits (prices and volumes) and cash dividends (the adjusted close) after each row, from corporate_actions.",
@@ -23,7 +27,7 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
 
     public Command Build()
     {
-        var command = new Command("ohlcv", "OHLCV candles of one asset over [--from, --to).") { _symbol, _interval, _from, _to, _timeZone, _fill, _raw, _adjusted };
+        var command = new Command("ohlcv", "OHLCV candles of one asset over [--from, --to).") { _symbol, _interval, _from, _to, _timeZone, _fill, _raw, _adjusted, _session };
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
     }
@@ -32,16 +36,18 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
     {
         // Dates mean the start of that day in the candles' zone: 2026-01-01 in New York is 05:00 UTC, so the first
         // daily candle is a whole day, not the tail of the previous one.
-        var zone = parseResult.GetValue(_timeZone)!;
+        await using var services = CliContext.CreateServices(parseResult);
+        var calendar = parseResult.GetValue(_session) is { } name ? Calendar(services, name) : null;
+        // With a session, dates are the exchange's days.
+        var zone = calendar?.TimeZoneId ?? parseResult.GetValue(_timeZone)!;
         var from = Parsing.Instant(parseResult.GetValue(_from)!, "--from", zone);
         var to = Parsing.Instant(parseResult.GetValue(_to)!, "--to", zone);
-        await using var services = CliContext.CreateServices(parseResult);
         var result = await services.GetRequiredService<ITimeSeriesRepository>().GetOhlcvAsync(
             parseResult.GetValue(_symbol)!, parseResult.GetValue(_interval)!, from, to,
             new OhlcvOptions
             {
-                TimeZone = parseResult.GetValue(_timeZone)!, FillGaps = parseResult.GetValue(_fill),
-                Source = parseResult.GetValue(_raw) ? CandleSource.Raw : CandleSource.Auto, Adjusted = parseResult.GetValue(_adjusted),
+                TimeZone = zone, FillGaps = parseResult.GetValue(_fill),
+                Source = parseResult.GetValue(_raw) ? CandleSource.Raw : CandleSource.Auto, Adjusted = parseResult.GetValue(_adjusted), Session = calendar,
             }, cancellationToken);
         if (CliContext.Json(parseResult))
         {
@@ -65,9 +71,21 @@ internal sealed class OhlcvCommand(CliContext context) : ICliCommand
 
         context.Console.Write(table);
         await context.Output.WriteLineAsync($"{result.Candles.Count} candle(s) of {result.Symbol}, {result.Interval} in {result.TimeZone}; " +
-            $"{(result.AggregateUsed is { } a ? $"whole buckets from {a}" : "from raw rows")}{(adjusted ? ", adjusted for corporate actions" : "")}.");
+            $"{(result.AggregateUsed is { } a ? $"whole buckets from {a}" : "from raw rows")}{(adjusted ? ", adjusted for corporate actions" : "")}{(calendar is null ? "" : $", {calendar.Name} sessions")}.");
         return ExitCodes.Ok;
     }
 
     private static string N(decimal value) => value.ToString(CultureInfo.InvariantCulture);
+
+    internal static Data.Querying.Sessions.ExchangeCalendar Calendar(IServiceProvider services, string name)
+    {
+        try
+        {
+            return services.GetRequiredService<Data.Querying.Sessions.ExchangeCalendars>().Get(name);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliUsageException(ex.Message);
+        }
+    }
 }

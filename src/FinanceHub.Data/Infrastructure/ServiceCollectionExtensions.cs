@@ -55,6 +55,7 @@ public static class FinanceHubServiceCollectionExtensions
         services.TryAddSingleton<IBulkIngestor, BulkIngestor>();
         services.TryAddSingleton<ITimeSeriesRepository, TimeSeriesRepository>();
         services.TryAddSingleton<IAsOfPriceRepository, AsOfPriceRepository>();
+        services.TryAddSingleton(_ => new FinanceHub.Data.Querying.Sessions.ExchangeCalendars(configuration));
         return services;
     }
 }

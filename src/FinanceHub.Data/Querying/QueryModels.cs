@@ -46,6 +46,14 @@ public sealed record OhlcvOptions
     /// </summary>
     public bool Adjusted { get; init; }
 
+    /// <summary>
+    /// Candles of an exchange's trading sessions instead of calendar time (<see cref="Sessions.ExchangeCalendars"/>): a
+    /// daily candle is one session (closed days have none), a weekly one the sessions of an ISO week, a monthly one those
+    /// of a calendar month, all in the calendar's zone; sub-day candles start at each session's open and end at its
+    /// close. Rows outside sessions are left out. <see cref="TimeZone"/> is then the calendar's; read from raw rows.
+    /// </summary>
+    public Sessions.ExchangeCalendar? Session { get; init; }
+
     /// <summary>Defaults: UTC, no gap filling, automatic source.</summary>
     public static OhlcvOptions Default { get; } = new();
 }

@@ -117,6 +117,22 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 $"'{interval.Name}' is not an OHLCV interval; use one of {string.Join(", ", BucketWidth.OhlcvIntervals.Select(i => i.Name))}.", nameof(interval));
         }
 
+        if (options.Session is { } calendar)
+        {
+            if (options.Adjusted)
+            {
+                throw new ArgumentException("Session candles cannot be adjusted yet; ask for one or the other.", nameof(options));
+            }
+
+            var sessionCandles = await ReadSessionCandlesAsync(symbol.Trim().ToUpperInvariant(), interval, calendar, start, end, options.FillGaps, cancellationToken);
+            if (sessionCandles.Count == 0)
+            {
+                await GetAssetIdAsync(symbol, cancellationToken);
+            }
+
+            return new OhlcvResult(symbol, interval, calendar.TimeZoneId, start, end, sessionCandles, null);
+        }
+
         var zone = interval.IsDayOrLonger ? ResolveZone(options.TimeZone) : TimeZoneInfo.Utc;
         var zoneId = zone == TimeZoneInfo.Utc ? "UTC" : options.TimeZone;
         var normalized = symbol.Trim().ToUpperInvariant();
@@ -360,6 +376,137 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
         return candles;
     }
+
+    /// <summary>
+    /// Candles of trading sessions: each candle is one or more segments of time (a session, part of one, or the sessions
+    /// of a week or month), computed here from the calendar; the rows of each segment are read by the (asset_id, date) key.
+    /// </summary>
+    private async Task<List<Candle>> ReadSessionCandlesAsync(
+        string symbol, BucketWidth interval, Sessions.ExchangeCalendar calendar, DateTimeOffset start, DateTimeOffset end, bool fillGaps,
+        CancellationToken cancellationToken)
+    {
+        var segments = SessionSegments(interval, calendar, start, end);
+        await using var batch = dataSource.CreateBatch();
+        batch.BatchCommands.Add(new NpgsqlBatchCommand(
+            """
+            WITH asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1)
+            SELECT s.bucket, first(p.open, p.date), max(p.high), min(p.low), last(p.close, p.date), sum(p.volume), sum(coalesce(p.trade_count, 1))::bigint
+            FROM unnest($2::timestamptz[], $3::timestamptz[], $4::timestamptz[]) AS s (bucket, segment_start, segment_end)
+            JOIN asset_prices_historic p ON p.asset_id = (SELECT id FROM asset) AND p.date >= s.segment_start AND p.date < s.segment_end
+            GROUP BY s.bucket ORDER BY s.bucket
+            """)
+        {
+            Parameters =
+            {
+                new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar },
+                new() { Value = segments.Select(s => s.Bucket.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                new() { Value = segments.Select(s => s.Start.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                new() { Value = segments.Select(s => s.End.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+            },
+        });
+        if (fillGaps)
+        {
+            // The close the first empty sessions carry: the last row before the first segment, in a session or not.
+            batch.BatchCommands.Add(new NpgsqlBatchCommand(
+                "SELECT p.close FROM asset_prices_historic p JOIN assets a ON a.id = p.asset_id WHERE a.symbol = $1 AND p.date < $2 ORDER BY p.date DESC LIMIT 1")
+            {
+                Parameters =
+                {
+                    new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar },
+                    new() { Value = (segments.Count > 0 ? segments[0].Start : start).UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                },
+            });
+        }
+
+        var candles = new List<Candle>();
+        decimal? previous = null;
+        await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
+                    reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+            }
+
+            if (fillGaps && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
+            {
+                previous = reader.GetDecimal(0);
+            }
+        }
+
+        if (!fillGaps)
+        {
+            return candles;
+        }
+
+        // Every session (or week, month, part of a session) gets a candle; empty ones carry the previous close.
+        var byBucket = candles.ToDictionary(c => c.Bucket);
+        var filled = new List<Candle>();
+        foreach (var bucket in segments.Select(s => s.Bucket).Distinct())
+        {
+            if (byBucket.TryGetValue(bucket, out var candle))
+            {
+                filled.Add(candle);
+                previous = candle.Close;
+            }
+            else if (previous is { } close)
+            {
+                filled.Add(new Candle(bucket, close, close, close, close, 0, 0, IsFilled: true));
+            }
+        }
+
+        return filled;
+    }
+
+    /// <summary>The (bucket, start, end) segments of session candles over [start, end), in time order.</summary>
+    internal static List<(DateTimeOffset Bucket, DateTimeOffset Start, DateTimeOffset End)> SessionSegments(
+        BucketWidth interval, Sessions.ExchangeCalendar calendar, DateTimeOffset start, DateTimeOffset end)
+    {
+        var sessions = calendar.Sessions(start, end).ToList();
+        var segments = new List<(DateTimeOffset Bucket, DateTimeOffset Start, DateTimeOffset End)>();
+        if (!interval.IsDayOrLonger)
+        {
+            foreach (var session in sessions)
+            {
+                for (var from = session.Open; from < session.Close; from += interval.Duration)
+                {
+                    var to = from + interval.Duration < session.Close ? from + interval.Duration : session.Close;
+                    Add(from, from, to);
+                }
+            }
+
+            return segments;
+        }
+
+        Func<TradingSessionKey, object> group = (interval.Months, interval.Duration.TotalDays) switch
+        {
+            (0, 1) => s => s.Date,
+            (0, 7) => s => s.Date.AddDays(-(((int)s.Date.DayOfWeek + 6) % 7)), // the ISO week's Monday
+            (1, _) => s => (s.Date.Year, s.Date.Month),
+            _ => throw new ArgumentException($"Session candles are 1day, 1week or 1month wide, or narrower than a day; not {interval.Name}.", nameof(interval)),
+        };
+        foreach (var period in sessions.GroupBy(s => group(new TradingSessionKey(s.Date))))
+        {
+            var first = period.First().Open;
+            foreach (var session in period)
+            {
+                Add(first, session.Open, session.Close);
+            }
+        }
+
+        return segments;
+
+        void Add(DateTimeOffset bucket, DateTimeOffset from, DateTimeOffset to)
+        {
+            (from, to) = (from < start ? start : from, to > end ? end : to);
+            if (from < to)
+            {
+                segments.Add((bucket, from, to));
+            }
+        }
+    }
+
+    private readonly record struct TradingSessionKey(DateOnly Date);
 
     private async Task<List<Candle>> FillGapsAsync(
         int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, List<Candle> candles, CancellationToken cancellationToken)
