@@ -1,6 +1,6 @@
 using FinanceHub.Data.Benchmarks;
 
-// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest|archive|convert|memory|asof [--rows N] [--results FILE]
+// Usage: dotnet run -c Release --project benchmarks/FinanceHub.Data.Benchmarks -- ingest|archive|convert|memory|asof|ladder [--rows N] [--results FILE]
 // Needs a database (FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_*, e.g. eval "$(eng/devstack.sh env)") and psql on PATH.
 var command = args.FirstOrDefault() ?? "ingest";
 var rows = Argument(args, "--rows", 5_000_000);
@@ -12,6 +12,7 @@ return command switch
     "convert" => await ConvertBenchmark.RunAsync(rows, results),
     "memory" => await MemoryBenchmark.RunAsync(rows, results),
     "asof" => await AsOfBenchmark.RunAsync(rows, results),
+    "ladder" => await LadderBenchmark.RunAsync(results),
     _ => Usage(),
 };
 
@@ -20,6 +21,6 @@ static int Argument(string[] args, string name, int fallback)
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest|archive|convert|memory|asof [--rows N] [--results FILE]");
+    Console.Error.WriteLine("usage: FinanceHub.Data.Benchmarks ingest|archive|convert|memory|asof|ladder [--rows N] [--results FILE]");
     return 2;
 }
