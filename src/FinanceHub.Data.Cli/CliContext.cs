@@ -80,9 +80,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
             settings[$"{DatabaseOptions.SectionName}:ConnectionString"] = connection;
         }
 
-        // Environment variables in .NET's form (FinanceHub__Calendars__XTKS__TimeZone=Asia/Tokyo) configure what has no
-        // option of its own, such as trading calendars.
-        var configuration = new ConfigurationBuilder().AddEnvironmentVariables().AddInMemoryCollection(settings).Build();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var services = new ServiceCollection();
         services.AddLogging(logging =>
         {
@@ -92,6 +90,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
                 : level >= LogLevel.Warning && category?.StartsWith("Microsoft.EntityFrameworkCore", StringComparison.Ordinal) != true);
             logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         });
+        // Trading calendars come from environment variables in .NET's form (FinanceHub__Calendars__XTKS__TimeZone=Asia/Tokyo),
+        // and only they: the database keeps its own variables and options.
+        services.AddSingleton(new Data.Querying.Sessions.ExchangeCalendars(new ConfigurationBuilder().AddEnvironmentVariables().Build()));
         services.AddFinanceHubData(configuration);
         if (StdinPassword.Value is { } password)
         {

@@ -406,14 +406,23 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         });
         if (fillGaps)
         {
-            // The close the first empty sessions carry: the last row before the first segment, in a session or not.
+            // The close the first empty buckets carry: the last row inside a session (of the month before) before the
+            // first segment; rows outside sessions never count.
+            var first = segments.Count > 0 ? segments[0].Start : start;
+            var before = calendar.Sessions(first.AddDays(-31), first).ToList();
             batch.BatchCommands.Add(new NpgsqlBatchCommand(
-                "SELECT p.close FROM asset_prices_historic p JOIN assets a ON a.id = p.asset_id WHERE a.symbol = $1 AND p.date < $2 ORDER BY p.date DESC LIMIT 1")
+                """
+                SELECT p.close FROM unnest($2::timestamptz[], $3::timestamptz[]) AS s (open, close)
+                JOIN asset_prices_historic p ON p.asset_id = (SELECT id FROM assets WHERE symbol = $1) AND p.date >= s.open AND p.date < least(s.close, $4)
+                ORDER BY p.date DESC LIMIT 1
+                """)
             {
                 Parameters =
                 {
                     new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar },
-                    new() { Value = (segments.Count > 0 ? segments[0].Start : start).UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
+                    new() { Value = before.Select(b => b.Open.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                    new() { Value = before.Select(b => b.Close.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz },
+                    new() { Value = first.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz },
                 },
             });
         }
@@ -478,19 +487,21 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             return segments;
         }
 
-        Func<TradingSessionKey, object> group = (interval.Months, interval.Duration.TotalDays) switch
+        // A period's candle is labelled with its first session's open, whatever part of the period the range covers.
+        Func<DateOnly, (DateOnly First, DateOnly Next)> period = (interval.Months, interval.Duration.TotalDays) switch
         {
-            (0, 1) => s => s.Date,
-            (0, 7) => s => s.Date.AddDays(-(((int)s.Date.DayOfWeek + 6) % 7)), // the ISO week's Monday
-            (1, _) => s => (s.Date.Year, s.Date.Month),
+            (0, 1) => d => (d, d.AddDays(1)),
+            (0, 7) => d => d.AddDays(-(((int)d.DayOfWeek + 6) % 7)) is var monday ? (monday, monday.AddDays(7)) : default, // ISO weeks
+            (1, _) => d => new DateOnly(d.Year, d.Month, 1) is var day1 ? (day1, day1.AddMonths(1)) : default,
             _ => throw new ArgumentException($"Session candles are 1day, 1week or 1month wide, or narrower than a day; not {interval.Name}.", nameof(interval)),
         };
-        foreach (var period in sessions.GroupBy(s => group(new TradingSessionKey(s.Date))))
+        foreach (var group in sessions.GroupBy(s => period(s.Date)))
         {
-            var first = period.First().Open;
-            foreach (var session in period)
+            var label = Enumerable.Range(0, group.Key.Next.DayNumber - group.Key.First.DayNumber)
+                .Select(i => calendar.Session(group.Key.First.AddDays(i))).First(s => s is not null)!.Open;
+            foreach (var session in group)
             {
-                Add(first, session.Open, session.Close);
+                Add(label, session.Open, session.Close);
             }
         }
 
@@ -505,8 +516,6 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             }
         }
     }
-
-    private readonly record struct TradingSessionKey(DateOnly Date);
 
     private async Task<List<Candle>> FillGapsAsync(
         int assetId, BucketWidth interval, string zone, DateTimeOffset start, DateTimeOffset end, List<Candle> candles, CancellationToken cancellationToken)

@@ -23,13 +23,16 @@ public sealed class SessionCandleTests(DatabaseFixture fixture)
     // Published holiday calendars (weekdays without a session) and early closes.
     public static TheoryData<string, int, string[], string[]> Published => new()
     {
+        { "XNYS", 2020, ["01-01", "01-20", "02-17", "04-10", "05-25", "07-03", "09-07", "11-26", "12-25"], ["11-27", "12-24"] },
+        { "XNYS", 2023, ["01-02", "01-16", "02-20", "04-07", "05-29", "06-19", "07-04", "09-04", "11-23", "12-25"], ["07-03", "11-24"] },
         { "XNYS", 2025, ["01-01", "01-09", "01-20", "02-17", "04-18", "05-26", "06-19", "07-04", "09-01", "11-27", "12-25"], ["07-03", "11-28", "12-24"] },
         { "XNYS", 2026, ["01-01", "01-19", "02-16", "04-03", "05-25", "06-19", "07-03", "09-07", "11-26", "12-25"], ["11-27", "12-24"] },
         { "XNYS", 2027, ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "07-05", "09-06", "11-25", "12-24"], ["11-26"] },
-        { "XLON", 2022, ["01-03", "04-15", "04-18", "05-02", "06-02", "06-03", "08-29", "09-19", "12-26", "12-27"], [] },
+        { "XLON", 2022, ["01-03", "04-15", "04-18", "05-02", "06-02", "06-03", "08-29", "09-19", "12-26", "12-27"], ["12-23", "12-30"] },
+        { "XLON", 2023, ["01-02", "04-07", "04-10", "05-01", "05-08", "05-29", "08-28", "12-25", "12-26"], ["12-22", "12-29"] },
         { "XLON", 2026, ["01-01", "04-03", "04-06", "05-04", "05-25", "08-31", "12-25", "12-28"], ["12-24", "12-31"] },
         { "XLON", 2027, ["01-01", "03-26", "03-29", "05-03", "05-31", "08-30", "12-27", "12-28"], ["12-24", "12-31"] },
-        { "XETR", 2026, ["01-01", "04-03", "04-06", "05-01", "12-24", "12-25", "12-31"], [] },
+        { "XETR", 2026, ["01-01", "04-03", "04-06", "05-01", "12-24", "12-25", "12-31"], ["12-30"] },
     };
 
     [Theory]
@@ -69,6 +72,10 @@ public sealed class SessionCandleTests(DatabaseFixture fixture)
         Assert.Equal((At(2026, 3, 30, 7, 0), At(2026, 3, 30, 15, 30)), Times(london.Session(new DateOnly(2026, 3, 30))!));
         Assert.Equal((At(2026, 12, 24, 8, 0), At(2026, 12, 24, 12, 30)), Times(london.Session(new DateOnly(2026, 12, 24))!));
 
+        // A wall time the spring-forward skips is read with the offset before the change, as PostgreSQL reads it.
+        var night = ExchangeCalendars.Define("NIGHT", new CalendarDefinition { TimeZone = "America/New_York", Open = "02:30", Close = "05:00", Weekend = [DayOfWeek.Saturday] });
+        Assert.Equal((At(2026, 3, 8, 7, 30), At(2026, 3, 8, 9, 0)), Times(night.Session(new DateOnly(2026, 3, 8))!));
+
         static (DateTimeOffset, DateTimeOffset) Times(TradingSession s) => (s.Open, s.Close);
     }
 
@@ -96,6 +103,9 @@ public sealed class SessionCandleTests(DatabaseFixture fixture)
         Assert.Contains("'2nd Mondey 01'", Assert.Throws<ArgumentException>(() => CalendarRule.Parse("2nd Mondey 01")).Message, StringComparison.Ordinal);
         Assert.Contains("Mars/Olympus", Assert.Throws<ArgumentException>(() => ExchangeCalendars.Define("X", new CalendarDefinition { TimeZone = "Mars/Olympus", Open = "09:00", Close = "10:00" })).Message, StringComparison.Ordinal);
         Assert.Contains("'25:00'", Assert.Throws<ArgumentException>(() => ExchangeCalendars.Define("X", new CalendarDefinition { TimeZone = "UTC", Open = "09:00", Close = "25:00" })).Message, StringComparison.Ordinal);
+        Assert.Contains("after the open", Assert.Throws<ArgumentException>(() => ExchangeCalendars.Define("X",
+            new CalendarDefinition { TimeZone = "UTC", Open = "09:00", Close = "17:00", EarlyCloses = ["12-24 @ 08:00"] })).Message, StringComparison.Ordinal);
+        Assert.Contains("'02-29'", Assert.Throws<ArgumentException>(() => CalendarRule.Parse("02-29")).Message, StringComparison.Ordinal);
     }
 
     public static TheoryData<string> Widths => ["1day", "1hour", "15min", "1week", "1month"];
@@ -132,6 +142,28 @@ public sealed class SessionCandleTests(DatabaseFixture fixture)
         Assert.Equal(reference.Where(c => c.Bucket != At(2026, 12, 2, 14, 30)), result.Candles.Where(c => !c.IsFilled));
         var filled = Assert.Single(result.Candles, c => c.IsFilled);
         Assert.Equal((At(2026, 12, 2, 14, 30), reference.Single(c => c.Bucket == At(2026, 12, 1, 14, 30)).Close), (filled.Bucket, filled.Close));
+
+        // Asked alone, December 2 carries the same close: the last row inside a session, not the after-hours rows after it.
+        var alone = await repository.GetOhlcvAsync("EQ", BucketWidth.OneDay, At(2026, 12, 2, 0, 0), At(2026, 12, 3, 0, 0),
+            new OhlcvOptions { Session = ExchangeCalendars.Xnys, FillGaps = true }, Ct);
+        Assert.Equal([filled], alone.Candles);
+        Assert.NotEqual(filled.Close, rows.Last(r => r.Date < At(2026, 12, 2, 0, 0)).Close);
+    }
+
+    [Fact]
+    public async Task A_week_is_labelled_by_its_first_session_whatever_day_the_range_starts()
+    {
+        var (dataSource, _) = await SetUpAsync();
+        var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
+        var options = new OhlcvOptions { Session = ExchangeCalendars.Xnys };
+
+        var fromMonday = await repository.GetOhlcvAsync("EQ", BucketWidth.Parse("1week"), At(2026, 11, 23, 0, 0), At(2026, 11, 30, 0, 0), options, Ct);
+        var fromWednesday = await repository.GetOhlcvAsync("EQ", BucketWidth.Parse("1week"), At(2026, 11, 25, 0, 0), At(2026, 11, 30, 0, 0), options, Ct);
+        var month = await repository.GetOhlcvAsync("EQ", BucketWidth.Parse("1month"), At(2026, 11, 20, 0, 0), At(2026, 12, 1, 0, 0), options, Ct);
+
+        Assert.Equal(At(2026, 11, 23, 14, 30), Assert.Single(fromMonday.Candles).Bucket);
+        Assert.Equal(At(2026, 11, 23, 14, 30), Assert.Single(fromWednesday.Candles).Bucket);
+        Assert.Equal(At(2026, 11, 2, 14, 30), Assert.Single(month.Candles).Bucket);
     }
 
     [Fact]
@@ -183,15 +215,16 @@ public sealed class SessionCandleTests(DatabaseFixture fixture)
 
     private static List<Candle> ReferenceCandles(List<PriceRow> rows, BucketWidth width, DateTimeOffset start, DateTimeOffset end)
     {
-        var sessions = SessionsWrittenOut().Where(s => s.Close > start && s.Open < end).ToList();
+        var all = SessionsWrittenOut();
+        var sessions = all.Where(s => s.Close > start && s.Open < end).ToList();
         var segments = new List<(DateTimeOffset Bucket, DateTimeOffset Start, DateTimeOffset End)>();
         foreach (var (open, close) in sessions)
         {
             var bucket = width.Name switch
             {
                 "1day" => open,
-                "1week" => sessions.First(s => IsoWeek(s.Open) == IsoWeek(open)).Open,
-                "1month" => sessions.First(s => s.Open.Month == open.Month).Open,
+                "1week" => all.First(s => IsoWeek(s.Open) == IsoWeek(open)).Open,
+                "1month" => open.Month == 11 ? At(2026, 11, 2, 14, 30) : all.First(s => s.Open.Month == open.Month).Open, // November's first session is before the fixture
                 _ => DateTimeOffset.MinValue,
             };
             if (bucket != DateTimeOffset.MinValue)

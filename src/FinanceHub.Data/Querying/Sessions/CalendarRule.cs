@@ -11,7 +11,7 @@ public enum Observance
     /// <summary>Saturday moves to Friday, Sunday to Monday (US practice).</summary>
     NearestWeekday,
 
-    /// <summary>Saturday moves to Friday; Sunday is lost (NYSE's New Year's Day never moves into the old year).</summary>
+    /// <summary>Sunday moves to Monday; Saturday is lost (NYSE's New Year's Day never moves back into the old year).</summary>
     SundayToMonday,
 
     /// <summary>Saturday and Sunday move to the next Monday (UK New Year's Day).</summary>
@@ -19,6 +19,9 @@ public enum Observance
 
     /// <summary>Saturday and Sunday move two days on (UK Christmas and Boxing Day: their substitutes are Monday and Tuesday).</summary>
     TwoDaysLater,
+
+    /// <summary>Saturday and Sunday move back to the Friday (LSE's early closes on Christmas and New Year's Eve).</summary>
+    PreviousFriday,
 }
 
 /// <summary>
@@ -48,7 +51,7 @@ public abstract record CalendarRule
 
     /// <summary>
     /// Reads a rule: <c>01-01</c> or <c>12-25 nearest-weekday</c> (a fixed date, observance none, nearest-weekday,
-    /// sunday-to-monday, next-monday or two-days-later), <c>3rd Monday 01</c> / <c>last Monday 05</c>, <c>easter -2</c>,
+    /// sunday-to-monday, next-monday, two-days-later or previous-friday), <c>3rd Monday 01</c> / <c>last Monday 05</c>, <c>easter -2</c>,
     /// <c>2026-06-08</c>; any of them may be followed by a shift in days (<c>4th Thursday 11 +1</c>), then by
     /// <c>from 2022</c> and/or <c>until 2030</c>.
     /// </summary>
@@ -92,7 +95,8 @@ public abstract record CalendarRule
                 "sunday-to-monday" => Observance.SundayToMonday,
                 "next-monday" => Observance.NextMonday,
                 "two-days-later" => Observance.TwoDaysLater,
-                var other => throw Bad(text, $"'{other}' is not an observance (none, nearest-weekday, sunday-to-monday, next-monday, two-days-later)"),
+                "previous-friday" => Observance.PreviousFriday,
+                var other => throw Bad(text, $"'{other}' is not an observance (none, nearest-weekday, sunday-to-monday, next-monday, two-days-later, previous-friday)"),
             }),
             [var nth, var weekday, var month] when Ordinal(nth) is { } n && Enum.TryParse<DayOfWeek>(weekday, true, out var dow)
                                                 && int.TryParse(month, CultureInfo.InvariantCulture, out var m) && m is >= 1 and <= 12 => new NthWeekday(m, dow, n),
@@ -104,8 +108,9 @@ public abstract record CalendarRule
         static bool TryMonthDay(string text, out int month, out int day)
         {
             (month, day) = (0, 0);
+            // A day every year has: 02-29 is not one (name the years' dates instead).
             return text.Length == 5 && text[2] == '-' && int.TryParse(text[..2], CultureInfo.InvariantCulture, out month)
-                && int.TryParse(text[3..], CultureInfo.InvariantCulture, out day) && month is >= 1 and <= 12 && day is >= 1 and <= 31;
+                && int.TryParse(text[3..], CultureInfo.InvariantCulture, out day) && month is >= 1 and <= 12 && day >= 1 && day <= DateTime.DaysInMonth(2023, month);
         }
 
         static int? Ordinal(string word) => word switch { "1st" => 1, "2nd" => 2, "3rd" => 3, "4th" => 4, "5th" => 5, "last" => -1, _ => null };
@@ -129,6 +134,8 @@ public sealed record FixedDate(int Month, int Day, Observance Observance = Obser
             (DayOfWeek.Saturday, Observance.NextMonday) => date.AddDays(2),
             (DayOfWeek.Sunday, Observance.NextMonday) => date.AddDays(1),
             (DayOfWeek.Saturday or DayOfWeek.Sunday, Observance.TwoDaysLater) => date.AddDays(2),
+            (DayOfWeek.Saturday, Observance.PreviousFriday) => date.AddDays(-1),
+            (DayOfWeek.Sunday, Observance.PreviousFriday) => date.AddDays(-2),
             _ => date,
         };
         return observed is { } result ? [result] : [];

@@ -71,9 +71,9 @@ public sealed class ExchangeCalendar
             return null;
         }
 
-        var early = _earlyCloses.Where(e => e.Rule.Matches(date)).Select(e => (TimeOnly?)e.Close).Min();
-        var close = early ?? CloseTime;
-        return new TradingSession(date, Instant(date, OpenTime), Instant(date, close), early is not null && early < CloseTime);
+        // An early close before the open would leave no session, one after the regular close would lengthen it: neither counts.
+        var early = _earlyCloses.Where(e => e.Rule.Matches(date) && e.Close > OpenTime && e.Close < CloseTime).Select(e => (TimeOnly?)e.Close).Min();
+        return new TradingSession(date, Instant(date, OpenTime), Instant(date, early ?? CloseTime), early is not null);
     }
 
     /// <summary>Sessions that overlap [<paramref name="start"/>, <paramref name="end"/>), oldest first.</summary>
@@ -93,13 +93,10 @@ public sealed class ExchangeCalendar
     private DateTimeOffset Instant(DateOnly date, TimeOnly time)
     {
         var local = date.ToDateTime(time, DateTimeKind.Unspecified);
-        // A wall time skipped by a clock change is read as the same time after it (as time_bucket reads local times).
-        while (Zone.IsInvalidTime(local))
-        {
-            local = local.AddMinutes(30);
-        }
-
-        return new DateTimeOffset(TimeZoneInfo.ConvertTimeToUtc(local, Zone), TimeSpan.Zero);
+        // A wall time that a clock change skips is read with the offset in force before the change, as PostgreSQL reads
+        // it (02:30 on a spring-forward night in New York is 07:30 UTC, shown as 03:30).
+        var offset = Zone.IsInvalidTime(local) ? Zone.GetUtcOffset(local.AddHours(-3)) : Zone.GetUtcOffset(local);
+        return new DateTimeOffset(local, offset).ToUniversalTime();
     }
 
     /// <inheritdoc />

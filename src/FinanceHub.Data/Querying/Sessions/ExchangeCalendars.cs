@@ -61,14 +61,15 @@ public sealed class ExchangeCalendars
             "last Monday 05 until 2021", "2022-06-02", "2022-06-03", "last Monday 05 from 2023", "2022-09-19", "2023-05-08",
             "last Monday 08", "12-25 two-days-later", "12-26 two-days-later",
         ],
-        EarlyCloses = ["12-24 @ 12:30", "12-31 @ 12:30"],
+        EarlyCloses = ["12-24 previous-friday @ 12:30", "12-31 previous-friday @ 12:30"],
     });
 
-    /// <summary>Xetra (Frankfurt): 09:00-17:30 Europe/Berlin.</summary>
+    /// <summary>Xetra (Frankfurt): 09:00-17:30 Europe/Berlin; 14:00 on the last weekday before New Year's Eve.</summary>
     public static ExchangeCalendar Xetr { get; } = Define("XETR", new CalendarDefinition
     {
         TimeZone = "Europe/Berlin", Open = "09:00", Close = "17:30",
         Holidays = ["01-01", "easter -2", "easter 1", "05-01", "12-24", "12-25", "12-26", "12-31"],
+        EarlyCloses = ["12-30 previous-friday @ 14:00"],
     });
 
     /// <summary>The shipped calendars, and those in <paramref name="configuration"/>'s <see cref="SectionName"/> section.</summary>
@@ -100,14 +101,18 @@ public sealed class ExchangeCalendars
     public static ExchangeCalendar Define(string name, CalendarDefinition definition)
     {
         ArgumentNullException.ThrowIfNull(definition);
+        var (open, close) = (Time(definition.Open, "open"), Time(definition.Close, "close"));
         var earlyCloses = definition.EarlyCloses.Select(text =>
         {
             var parts = text.Split('@', StringSplitOptions.TrimEntries);
-            return parts.Length == 2
-                ? (CalendarRule.Parse(parts[0]), Time(parts[1], $"early close '{text}'"))
+            var time = parts.Length == 2
+                ? Time(parts[1], $"early close '{text}'")
                 : throw new ArgumentException($"Calendar {name}: early close '{text}' must be a rule and a time, e.g. '12-24 @ 13:00'.", nameof(definition));
+            return time > open && time < close
+                ? (CalendarRule.Parse(parts[0]), time)
+                : throw new ArgumentException($"Calendar {name}: early close '{text}' must be after the open ({open:HH\\:mm}) and before the close ({close:HH\\:mm}).", nameof(definition));
         }).ToList();
-        return new ExchangeCalendar(name, definition.TimeZone, Time(definition.Open, "open"), Time(definition.Close, "close"),
+        return new ExchangeCalendar(name, definition.TimeZone, open, close,
             definition.Weekend.Count > 0 ? definition.Weekend : [DayOfWeek.Saturday, DayOfWeek.Sunday],
             definition.Holidays.Select(CalendarRule.Parse), earlyCloses);
 
