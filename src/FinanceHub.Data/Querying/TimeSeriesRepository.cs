@@ -117,6 +117,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 $"'{interval.Name}' is not an OHLCV interval; use one of {string.Join(", ", BucketWidth.OhlcvIntervals.Select(i => i.Name))}.", nameof(interval));
         }
 
+        var normalized = symbol.Trim().ToUpperInvariant();
         if (options.Session is { } calendar)
         {
             if (options.Adjusted)
@@ -124,18 +125,12 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 throw new ArgumentException("Session candles cannot be adjusted yet; ask for one or the other.", nameof(options));
             }
 
-            var sessionCandles = await ReadSessionCandlesAsync(symbol.Trim().ToUpperInvariant(), interval, calendar, start, end, options.FillGaps, cancellationToken);
-            if (sessionCandles.Count == 0)
-            {
-                await GetAssetIdAsync(symbol, cancellationToken);
-            }
-
-            return new OhlcvResult(symbol, interval, calendar.TimeZoneId, start, end, sessionCandles, null);
+            return await FromRawRowsAsync(calendar.TimeZoneId,
+                ReadSessionCandlesAsync(normalized, interval, calendar, start, end, options.FillGaps, cancellationToken));
         }
 
         var zone = interval.IsDayOrLonger ? ResolveZone(options.TimeZone) : TimeZoneInfo.Utc;
         var zoneId = zone == TimeZoneInfo.Utc ? "UTC" : options.TimeZone;
-        var normalized = symbol.Trim().ToUpperInvariant();
         if (options.Adjusted)
         {
             if (options.FillGaps)
@@ -143,13 +138,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 throw new ArgumentException("Adjusted candles cannot be gap-filled yet; ask for adjusted candles without gap filling, or fill the gaps of unadjusted ones.", nameof(options));
             }
 
-            var adjusted = await ReadAdjustedCandlesAsync(normalized, interval, zoneId, start, end, cancellationToken);
-            if (adjusted.Count == 0)
-            {
-                await GetAssetIdAsync(symbol, cancellationToken);
-            }
-
-            return new OhlcvResult(symbol, interval, zoneId, start, end, adjusted, null);
+            return await FromRawRowsAsync(zoneId, ReadAdjustedCandlesAsync(normalized, interval, zoneId, start, end, cancellationToken));
         }
 
         // Which aggregate can serve whole sub-buckets: the daily one for UTC days and coarser, the hourly one for hours,
@@ -196,6 +185,18 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         }
 
         return new OhlcvResult(symbol, interval, zoneId, start, end, candles, view);
+
+        // Candles read from raw rows alone; none at all may mean an unknown symbol, which throws.
+        async Task<OhlcvResult> FromRawRowsAsync(string resultZone, Task<List<Candle>> reading)
+        {
+            var read = await reading;
+            if (read.Count == 0)
+            {
+                await GetAssetIdAsync(symbol, cancellationToken);
+            }
+
+            return new OhlcvResult(symbol, interval, resultZone, start, end, read, null);
+        }
     }
 
     private async Task<IReadOnlyList<AggregateInfo>> GetWatermarksAsync(CancellationToken cancellationToken)
@@ -443,28 +444,8 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             }
         }
 
-        if (!fillGaps)
-        {
-            return candles;
-        }
-
         // Every session (or week, month, part of a session) gets a candle; empty ones carry the previous close.
-        var byBucket = candles.ToDictionary(c => c.Bucket);
-        var filled = new List<Candle>();
-        foreach (var bucket in segments.Select(s => s.Bucket).Distinct())
-        {
-            if (byBucket.TryGetValue(bucket, out var candle))
-            {
-                filled.Add(candle);
-                previous = candle.Close;
-            }
-            else if (previous is { } close)
-            {
-                filled.Add(new Candle(bucket, close, close, close, close, 0, 0, IsFilled: true));
-            }
-        }
-
-        return filled;
+        return fillGaps ? Filled(segments.Select(s => s.Bucket).Distinct(), candles, previous) : candles;
     }
 
     /// <summary>The (bucket, start, end) segments of session candles over [start, end), in time order.</summary>
@@ -555,8 +536,17 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         await reader.NextResultAsync(cancellationToken);
         decimal? previous = await reader.ReadAsync(cancellationToken) ? reader.GetDecimal(0) : null;
 
+        return Filled(buckets, candles, previous);
+    }
+
+    /// <summary>
+    /// A candle for every bucket, in order: the one read, or a filled one carrying the previous close (the last close
+    /// before the first bucket, then each candle's); leading buckets before any known close are left out.
+    /// </summary>
+    private static List<Candle> Filled(IEnumerable<DateTimeOffset> buckets, List<Candle> candles, decimal? previous)
+    {
         var byBucket = candles.ToDictionary(c => c.Bucket);
-        var filled = new List<Candle>(buckets.Count);
+        var filled = new List<Candle>();
         foreach (var bucket in buckets)
         {
             if (byBucket.TryGetValue(bucket, out var candle))
