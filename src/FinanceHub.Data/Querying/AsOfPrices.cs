@@ -111,14 +111,20 @@ public sealed class AsOfPriceRepository(NpgsqlDataSource dataSource) : IAsOfPric
             return [];
         }
 
-        await using var command = dataSource.CreateCommand(
+        // Prepared, for the function's sake more than the statement's: Npgsql resets a pooled connection with DISCARD ALL,
+        // which also throws away the plans PL/pgSQL cached for the function's own statements, unless the connection holds
+        // prepared statements (then it resets everything but plans). Replanning them on every call cost 2.5-4 ms of a
+        // 500-asset lookup's 3 ms (measured with pgbench, DISCARD ALL before each call).
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(
             """
             SELECT asset_id, latest_date, date, open, high, low, close, adjusted_close, volume, trade_count
             FROM financehub.prices_as_of_join($1, $2, $3) ORDER BY ordinal
-            """);
+            """, connection);
         command.Parameters.Add(new() { Value = symbols, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = instants, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = options.MaxAge is { } age ? age : DBNull.Value, NpgsqlDbType = NpgsqlDbType.Interval });
+        await command.PrepareAsync(cancellationToken);
         var results = new List<AsOfPrice>(list.Count);
         var unknown = new SortedSet<string>(StringComparer.Ordinal);
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
