@@ -358,10 +358,14 @@ BEGIN
     END
     $fn$;
 
-    -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text).
+    -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text),
+    -- then the materialized views that read it (the candle ladder on the Apache edition: weekly candles over the daily
+    -- view), in the same transaction: a view over another is always exactly what its source holds.
     CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
     LANGUAGE plpgsql AS
     $fn$
+    DECLARE
+      dependent regclass;
     BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
         RAISE EXCEPTION '% is not a materialized view', target;
@@ -371,6 +375,16 @@ BEGIN
       ELSE
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
       END IF;
+      FOR dependent IN
+        SELECT DISTINCT r.ev_class::regclass
+        FROM pg_depend d
+        JOIN pg_rewrite r ON r.oid = d.objid
+        JOIN pg_class c ON c.oid = r.ev_class
+        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = target
+          AND r.ev_class <> target AND c.relkind = 'm'
+      LOOP
+        PERFORM financehub.refresh_materialized_view(dependent, use_concurrently);
+      END LOOP;
     END
     $fn$;
 
@@ -1030,3 +1044,314 @@ BEGIN
 END $EF$;
 COMMIT;
 
+START TRANSACTION;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129070203_CandleLadder') THEN
+    -- Helper functions of FinanceHub.Data (the seed's setup_timescale_functions). Idempotent: CREATE OR REPLACE.
+
+    -- 'timescale' (community edition), 'apache' (Apache-2 edition), or 'none' (extension not loaded).
+    CREATE OR REPLACE FUNCTION financehub.timescale_license() RETURNS text
+    LANGUAGE sql STABLE AS
+    $fn$ SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb')
+                     THEN coalesce(current_setting('timescaledb.license', true), 'apache')
+                     ELSE 'none' END $fn$;
+
+    -- Whether the TimescaleDB installed in this database is at least release_number ('2.18.0'); false without the extension.
+    -- The SQL files use it to pick the current API names where the server has them (see TimescaleRelease in the C# code).
+    CREATE OR REPLACE FUNCTION financehub.timescale_at_least(release_number text) RETURNS boolean
+    LANGUAGE sql STABLE AS
+    $fn$ SELECT coalesce((SELECT string_to_array(split_part(extversion, '-', 1), '.')::int[] >= string_to_array(release_number, '.')::int[]
+                          FROM pg_extension WHERE extname = 'timescaledb'), false) $fn$;
+
+    -- Per-feature support on this server: native, emulated (run by the project) or unavailable.
+    CREATE OR REPLACE FUNCTION financehub.feature_support()
+    RETURNS TABLE (feature text, support text, detail text)
+    LANGUAGE sql STABLE AS
+    $fn$
+      WITH l AS (SELECT financehub.timescale_license() AS license)
+      SELECT f.feature,
+             CASE WHEN l.license = 'none' THEN 'unavailable'
+                  WHEN l.license = 'timescale' OR f.apache = 'native' THEN 'native'
+                  ELSE f.apache END,
+             CASE WHEN l.license = 'none' THEN 'the timescaledb extension is not installed'
+                  WHEN l.license = 'timescale' OR f.apache = 'native' THEN f.native_detail
+                  ELSE f.apache_detail END
+      FROM l, (VALUES
+        ('hypertables',            'native',      'create_hypertable, chunks, drop_chunks', NULL),
+        ('time_bucket',            'native',      'time_bucket, first, last', NULL),
+        ('compression',            'unavailable', 'columnstore compression with policies',
+                                                  'needs the community edition (timescaledb.license = timescale)'),
+        ('retention_policies',     'emulated',    'add_retention_policy jobs',
+                                                  'financehub.maintenance_policies, run by financehub-data maintain'),
+        ('continuous_aggregates',  'emulated',    'continuous aggregates, real-time',
+                                                  'materialized views refreshed by financehub-data maintain'),
+        ('aggregate_refresh',      'emulated',    'add_continuous_aggregate_policy jobs',
+                                                  'financehub.maintenance_policies, run by financehub-data maintain'),
+        ('jobs',                   'unavailable', 'TimescaleDB background jobs',
+                                                  'needs the community edition; project policies stand in'),
+        ('gapfill',                'emulated',    'time_bucket_gapfill, locf',
+                                                  'generate_series over buckets with carried-forward close')
+      ) AS f(feature, apache, native_detail, apache_detail)
+    $fn$;
+
+    -- Keeps the OHLCV aggregates of the price rows in [range_start, range_end) in financehub.asset_prices_*_retained, which the
+    -- Apache edition's emulated aggregates read for buckets that no longer have raw rows. Called before such rows are
+    -- dropped (retention, archiving). Does nothing where those tables do not exist (community edition: the continuous
+    -- aggregates keep their own rows).
+    CREATE OR REPLACE FUNCTION financehub.retain_price_aggregates(range_start timestamptz, range_end timestamptz) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    BEGIN
+      IF to_regclass('financehub.asset_prices_hourly_retained') IS NULL THEN
+        RETURN;
+      END IF;
+      INSERT INTO financehub.asset_prices_hourly_retained
+      SELECT asset_id, time_bucket(interval '1 hour', date), first(open, date), max(high), min(low), last(close, date),
+             sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+      FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+      ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+        close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+      INSERT INTO financehub.asset_prices_daily_retained
+      SELECT asset_id, time_bucket(interval '1 day', date), first(open, date), max(high), min(low), last(close, date),
+             sum(volume), coalesce(sum(trade_count), 0) + count(*) FILTER (WHERE trade_count IS NULL)
+      FROM asset_prices_historic WHERE date >= range_start AND date < range_end GROUP BY 1, 2
+      ON CONFLICT (asset_id, bucket) DO UPDATE SET open = excluded.open, high = excluded.high, low = excluded.low,
+        close = excluded.close, volume = excluded.volume, trade_count = excluded.trade_count;
+    END
+    $fn$;
+
+    -- Drops chunks of a hypertable whose data is entirely older than now() - drop_after, and returns how many.
+    -- Before dropping chunks of asset_prices_historic on the Apache edition, it keeps the OHLCV aggregate rows of the
+    -- dropped range in financehub.asset_prices_*_retained, which the emulated aggregates read, so retention never
+    -- silently deletes aggregate history (a continuous aggregate keeps it natively as long as its refresh window is
+    -- shorter than the retention).
+    CREATE OR REPLACE FUNCTION financehub.apply_retention(hypertable regclass, drop_after interval) RETURNS integer
+    LANGUAGE plpgsql AS
+    $fn$
+    DECLARE
+      boundary timestamptz;
+      dropped integer;
+    BEGIN
+      IF drop_after IS NULL OR drop_after <= interval '0' THEN
+        RAISE EXCEPTION 'drop_after must be a positive interval, got %', drop_after;
+      END IF;
+      SELECT max(c.range_end) INTO boundary
+      FROM timescaledb_information.chunks c
+      WHERE format('%I.%I', c.hypertable_schema, c.hypertable_name)::regclass = hypertable
+        AND c.range_end <= now() - drop_after;
+      IF boundary IS NULL THEN
+        RETURN 0;
+      END IF;
+      IF hypertable = 'asset_prices_historic'::regclass THEN
+        PERFORM financehub.retain_price_aggregates('-infinity', boundary);
+      END IF;
+      SELECT count(*) INTO dropped FROM drop_chunks(hypertable, older_than => boundary);
+      RETURN dropped;
+    END
+    $fn$;
+
+    -- Turns a hypertable back into a plain table with the same name, columns, defaults, identity, constraints (same
+    -- names), indexes and rows. Used by the Down of the TimescaleDB migration.
+    CREATE OR REPLACE FUNCTION financehub.hypertable_to_plain(hypertable regclass) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    DECLARE
+      tbl_schema text;
+      tbl_name text;
+      tmp_name text;
+      r record;
+      constraint_defs text[] := '{}';
+      index_defs text[] := '{}';
+      identity_cols text[] := '{}';
+      seq_names text[] := '{}';
+      def text;
+      i integer;
+    BEGIN
+      SELECT n.nspname, c.relname INTO tbl_schema, tbl_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = hypertable;
+      tmp_name := left(tbl_name, 50) || '_plain_tmp';
+
+      FOR r IN SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+               WHERE conrelid = hypertable AND contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY contype = 'f', conname LOOP
+        constraint_defs := constraint_defs || format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', tbl_schema, tbl_name, r.conname, r.def);
+      END LOOP;
+      FOR r IN SELECT pg_get_indexdef(i.indexrelid) AS def FROM pg_index i
+               WHERE i.indrelid = hypertable AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) LOOP
+        index_defs := index_defs || r.def;
+      END LOOP;
+      FOR r IN SELECT a.attname, pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), a.attname) AS seq
+               FROM pg_attribute a WHERE a.attrelid = hypertable AND a.attidentity <> '' AND NOT a.attisdropped LOOP
+        identity_cols := identity_cols || r.attname::text;
+        seq_names := seq_names || r.seq;
+      END LOOP;
+
+      EXECUTE format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING GENERATED INCLUDING STORAGE INCLUDING COMMENTS)',
+                     tbl_schema, tmp_name, tbl_schema, tbl_name);
+      EXECUTE format('INSERT INTO %I.%I OVERRIDING SYSTEM VALUE SELECT * FROM %I.%I', tbl_schema, tmp_name, tbl_schema, tbl_name);
+      EXECUTE format('DROP TABLE %I.%I', tbl_schema, tbl_name);
+      EXECUTE format('ALTER TABLE %I.%I RENAME TO %I', tbl_schema, tmp_name, tbl_name);
+      FOR i IN 1 .. coalesce(array_length(identity_cols, 1), 0) LOOP
+        -- The copy got a new sequence; give it the old name and carry on numbering after the highest value.
+        EXECUTE format('ALTER SEQUENCE %s RENAME TO %I',
+                       pg_get_serial_sequence(format('%I.%I', tbl_schema, tbl_name), identity_cols[i]),
+                       split_part(seq_names[i], '.', 2));
+        EXECUTE format('SELECT setval(%L, coalesce((SELECT max(%I) FROM %I.%I), 0) + 1, false)',
+                       seq_names[i], identity_cols[i], tbl_schema, tbl_name);
+      END LOOP;
+      FOREACH def IN ARRAY constraint_defs LOOP EXECUTE def; END LOOP;
+      FOREACH def IN ARRAY index_defs LOOP EXECUTE def; END LOOP;
+    END
+    $fn$;
+
+    -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text),
+    -- then the materialized views that read it (the candle ladder on the Apache edition: weekly candles over the daily
+    -- view), in the same transaction: a view over another is always exactly what its source holds.
+    CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
+    LANGUAGE plpgsql AS
+    $fn$
+    DECLARE
+      dependent regclass;
+    BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
+        RAISE EXCEPTION '% is not a materialized view', target;
+      END IF;
+      IF use_concurrently AND EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relispopulated) THEN
+        EXECUTE format('REFRESH MATERIALIZED VIEW CONCURRENTLY %s', target);
+      ELSE
+        EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
+      END IF;
+      FOR dependent IN
+        SELECT DISTINCT r.ev_class::regclass
+        FROM pg_depend d
+        JOIN pg_rewrite r ON r.oid = d.objid
+        JOIN pg_class c ON c.oid = r.ev_class
+        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = target
+          AND r.ev_class <> target AND c.relkind = 'm'
+      LOOP
+        PERFORM financehub.refresh_materialized_view(dependent, use_concurrently);
+      END LOOP;
+    END
+    $fn$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129070203_CandleLadder') THEN
+    -- The candle ladder: 4-hour candles from the hourly aggregate, weekly (ISO weeks, Monday 00:00 UTC: time_bucket's
+    -- default origin is Monday 2000-01-03) and monthly (calendar months, UTC) candles from the daily one. Rolled up the
+    -- way the rows were: open = first(open), high = max, low = min, close = last(close), volume and trade_count summed.
+    --
+    -- Community edition: continuous aggregates on continuous aggregates (hierarchical, TimescaleDB 2.9+), real-time,
+    -- refreshed by policies whose windows cover at least two of their buckets. They read their parent's rows, never the
+    -- raw ones, so what retention dropped from asset_prices_historic but the parent keeps stays in them too.
+    --
+    -- Apache edition: materialized views over the parents' materialized views, with a unique index (REFRESH ...
+    -- CONCURRENTLY). They have no policy of their own: financehub.refresh_materialized_view refreshes a view's dependent
+    -- materialized views after it, in the same transaction, so a rung is always exactly its parent rolled up and shares
+    -- its watermark.
+    DO $fh$
+    DECLARE
+      rung record;
+    BEGIN
+      FOR rung IN
+        SELECT * FROM (VALUES
+          ('asset_prices_4hour', 'asset_prices_hourly', INTERVAL '4 hours', INTERVAL '7 days', INTERVAL '1 hour', INTERVAL '30 minutes'),
+          ('asset_prices_weekly', 'asset_prices_daily', INTERVAL '7 days', INTERVAL '35 days', INTERVAL '1 hour', INTERVAL '1 hour'),
+          ('asset_prices_monthly', 'asset_prices_daily', INTERVAL '1 month', INTERVAL '3 months', INTERVAL '1 hour', INTERVAL '1 hour'))
+          AS r (view_name, parent, width, start_offset, end_offset, schedule)
+      LOOP
+        IF financehub.timescale_license() = 'timescale' THEN
+          EXECUTE format(
+            $sql$
+            CREATE MATERIALIZED VIEW IF NOT EXISTS %1$I
+            WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
+            SELECT asset_id, time_bucket(%3$L::interval, bucket) AS bucket,
+                   first(open, bucket) AS open, max(high) AS high, min(low) AS low, last(close, bucket) AS close,
+                   sum(volume) AS volume, sum(trade_count)::bigint AS trade_count
+            FROM %2$I
+            GROUP BY asset_id, time_bucket(%3$L::interval, bucket)
+            WITH NO DATA
+            $sql$, rung.view_name, rung.parent, rung.width);
+          PERFORM add_continuous_aggregate_policy(rung.view_name::regclass, start_offset => rung.start_offset,
+            end_offset => rung.end_offset, schedule_interval => rung.schedule, if_not_exists => true);
+        ELSE
+          EXECUTE format(
+            $sql$
+            CREATE MATERIALIZED VIEW IF NOT EXISTS %1$I AS
+            SELECT asset_id, time_bucket(%3$L::interval, bucket) AS bucket,
+                   first(open, bucket) AS open, max(high) AS high, min(low) AS low, last(close, bucket) AS close,
+                   sum(volume) AS volume, sum(trade_count)::bigint AS trade_count
+            FROM %2$I
+            GROUP BY asset_id, time_bucket(%3$L::interval, bucket)
+            $sql$, rung.view_name, rung.parent, rung.width);
+          EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (asset_id, bucket)', 'ux_' || rung.view_name || '_asset_id_bucket', rung.view_name);
+        END IF;
+      END LOOP;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129070203_CandleLadder') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261129070203_CandleLadder', '10.0.15');
+    END IF;
+END $EF$;
+COMMIT;
+
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129070218_CandleLadderInitialRefresh') THEN
+    -- Materialize the candle ladder over what the daily and hourly aggregates already hold (the rungs' policies only look
+    -- back 7 days to 3 months). Community edition only: on the Apache edition the views were created with their data.
+    -- NOT TRANSACTIONAL, like 0300_price_aggregates_refresh (and for the same reasons: refresh_continuous_aggregate
+    -- cannot run in a transaction block, and since TimescaleDB 2.27 a refresh overlapping a policy's run fails with 55P03,
+    -- so the rungs' new policies are postponed, a run under way is waited for, and they are due again right after).
+    -- It only (re)computes aggregate rows: running it again is safe.
+    DO $fh$
+    DECLARE
+      policy_jobs integer[];
+      waited integer := 0;
+    BEGIN
+      IF financehub.timescale_license() = 'timescale' THEN
+        SELECT coalesce(array_agg(j.job_id), '{}') INTO policy_jobs
+        FROM timescaledb_information.jobs j
+        JOIN timescaledb_information.continuous_aggregates ca
+          -- Since 2.20 the jobs view names the aggregate; before, its materialization hypertable.
+          ON (j.hypertable_schema, j.hypertable_name) IN ((ca.view_schema, ca.view_name),
+                                                         (ca.materialization_hypertable_schema, ca.materialization_hypertable_name))
+        WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
+          AND ca.view_name IN ('asset_prices_4hour', 'asset_prices_weekly', 'asset_prices_monthly');
+        PERFORM alter_job(id, next_start => now() + INTERVAL '1 hour') FROM unnest(policy_jobs) AS id;
+        COMMIT;
+        WHILE waited < 500 AND EXISTS (SELECT 1 FROM timescaledb_information.job_stats
+                                        WHERE job_id = ANY (policy_jobs) AND job_status = 'Running') LOOP
+          PERFORM pg_sleep(0.05);
+          waited := waited + 1;
+        END LOOP;
+        CALL refresh_continuous_aggregate('asset_prices_4hour', NULL, now() - INTERVAL '1 hour');
+        CALL refresh_continuous_aggregate('asset_prices_weekly', NULL, now() - INTERVAL '1 hour');
+        CALL refresh_continuous_aggregate('asset_prices_monthly', NULL, now() - INTERVAL '1 hour');
+        PERFORM alter_job(id, next_start => now()) FROM unnest(policy_jobs) AS id;
+      END IF;
+    END
+    $fh$;
+
+    END IF;
+END $EF$;
+
+DO $EF$
+BEGIN
+    IF NOT EXISTS(SELECT 1 FROM "__EFMigrationsHistory" WHERE "migration_id" = '20261129070218_CandleLadderInitialRefresh') THEN
+    INSERT INTO "__EFMigrationsHistory" (migration_id, product_version)
+    VALUES ('20261129070218_CandleLadderInitialRefresh', '10.0.15');
+    END IF;
+END $EF$;

@@ -33,6 +33,15 @@ public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) 
     /// <summary>Daily candles (<c>asset_prices_daily</c>), read-only.</summary>
     public DbSet<DailyPriceCandle> DailyCandles => Set<DailyPriceCandle>();
 
+    /// <summary>4-hour candles (<c>asset_prices_4hour</c>, rolled up from the hourly ones), read-only.</summary>
+    public DbSet<FourHourPriceCandle> FourHourCandles => Set<FourHourPriceCandle>();
+
+    /// <summary>Weekly candles (<c>asset_prices_weekly</c>, ISO weeks in UTC, rolled up from the daily ones), read-only.</summary>
+    public DbSet<WeeklyPriceCandle> WeeklyCandles => Set<WeeklyPriceCandle>();
+
+    /// <summary>Monthly candles (<c>asset_prices_monthly</c>, calendar months in UTC, rolled up from the daily ones), read-only.</summary>
+    public DbSet<MonthlyPriceCandle> MonthlyCandles => Set<MonthlyPriceCandle>();
+
     /// <summary>The archive catalog (<c>financehub.archives</c>).</summary>
     public DbSet<ArchiveRecord> Archives => Set<ArchiveRecord>();
 

@@ -44,6 +44,33 @@ public static class Aggregates
     /// <summary>Daily (UTC) candles per asset.</summary>
     public const string Daily = "asset_prices_daily";
 
-    /// <summary>Both, finest first.</summary>
+    /// <summary>4-hour candles per asset, rolled up from <see cref="Hourly"/> (the candle ladder).</summary>
+    public const string FourHour = "asset_prices_4hour";
+
+    /// <summary>Weekly candles per asset (ISO weeks: Monday 00:00 UTC), rolled up from <see cref="Daily"/>.</summary>
+    public const string Weekly = "asset_prices_weekly";
+
+    /// <summary>Monthly candles per asset (calendar months, UTC), rolled up from <see cref="Daily"/>.</summary>
+    public const string Monthly = "asset_prices_monthly";
+
+    /// <summary>The two aggregates over the price rows, finest first.</summary>
     public static IReadOnlyList<string> All { get; } = [Hourly, Daily];
+
+    /// <summary>
+    /// The candle ladder: aggregates over <see cref="All"/>'s, parents before children (migrations-sql/0900_candle_ladder).
+    /// Continuous aggregates on continuous aggregates on the community edition; on the Apache edition materialized views
+    /// refreshed with their parent, in its transaction, so they share its watermark.
+    /// </summary>
+    public static IReadOnlyList<LadderRung> Ladder { get; } =
+    [
+        new(FourHour, Hourly, Querying.BucketWidth.FourHours),
+        new(Weekly, Daily, Querying.BucketWidth.OneWeek),
+        new(Monthly, Daily, Querying.BucketWidth.OneMonth),
+    ];
 }
+
+/// <summary>A rung of the candle ladder: <paramref name="View"/> rolls up <paramref name="Parent"/>'s rows into buckets of <paramref name="Width"/>.</summary>
+/// <param name="View">The aggregate.</param>
+/// <param name="Parent">The aggregate it reads.</param>
+/// <param name="Width">Its bucket width.</param>
+public sealed record LadderRung(string View, string Parent, Querying.BucketWidth Width);

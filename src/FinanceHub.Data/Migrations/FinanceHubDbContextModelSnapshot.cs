@@ -410,6 +410,45 @@ namespace FinanceHub.Data.Migrations
                     b.ToView("asset_prices_daily", (string)null);
                 });
 
+            modelBuilder.Entity("FinanceHub.Data.Entities.FourHourPriceCandle", b =>
+                {
+                    b.Property<int>("AssetId")
+                        .HasColumnType("integer")
+                        .HasColumnName("asset_id");
+
+                    b.Property<DateTimeOffset>("Bucket")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("bucket");
+
+                    b.Property<decimal>("Close")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("close");
+
+                    b.Property<decimal>("High")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("high");
+
+                    b.Property<decimal>("Low")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("low");
+
+                    b.Property<decimal>("Open")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("open");
+
+                    b.Property<long>("TradeCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("trade_count");
+
+                    b.Property<decimal>("Volume")
+                        .HasColumnType("numeric")
+                        .HasColumnName("volume");
+
+                    b.ToTable((string)null);
+
+                    b.ToView("asset_prices_4hour", (string)null);
+                });
+
             modelBuilder.Entity("FinanceHub.Data.Entities.HourlyPriceCandle", b =>
                 {
                     b.Property<int>("AssetId")
@@ -509,6 +548,45 @@ namespace FinanceHub.Data.Migrations
                         .HasName("pk_maintenance_policies");
 
                     b.ToTable("maintenance_policies", "financehub");
+                });
+
+            modelBuilder.Entity("FinanceHub.Data.Entities.MonthlyPriceCandle", b =>
+                {
+                    b.Property<int>("AssetId")
+                        .HasColumnType("integer")
+                        .HasColumnName("asset_id");
+
+                    b.Property<DateTimeOffset>("Bucket")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("bucket");
+
+                    b.Property<decimal>("Close")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("close");
+
+                    b.Property<decimal>("High")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("high");
+
+                    b.Property<decimal>("Low")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("low");
+
+                    b.Property<decimal>("Open")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("open");
+
+                    b.Property<long>("TradeCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("trade_count");
+
+                    b.Property<decimal>("Volume")
+                        .HasColumnType("numeric")
+                        .HasColumnName("volume");
+
+                    b.ToTable((string)null);
+
+                    b.ToView("asset_prices_monthly", (string)null);
                 });
 
             modelBuilder.Entity("FinanceHub.Data.Entities.PerformanceMetric", b =>
@@ -625,6 +703,45 @@ namespace FinanceHub.Data.Migrations
                     b.ToTable((string)null);
 
                     b.ToView("prices_as_of", "financehub");
+                });
+
+            modelBuilder.Entity("FinanceHub.Data.Entities.WeeklyPriceCandle", b =>
+                {
+                    b.Property<int>("AssetId")
+                        .HasColumnType("integer")
+                        .HasColumnName("asset_id");
+
+                    b.Property<DateTimeOffset>("Bucket")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("bucket");
+
+                    b.Property<decimal>("Close")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("close");
+
+                    b.Property<decimal>("High")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("high");
+
+                    b.Property<decimal>("Low")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("low");
+
+                    b.Property<decimal>("Open")
+                        .HasColumnType("numeric(20,8)")
+                        .HasColumnName("open");
+
+                    b.Property<long>("TradeCount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("trade_count");
+
+                    b.Property<decimal>("Volume")
+                        .HasColumnType("numeric")
+                        .HasColumnName("volume");
+
+                    b.ToTable((string)null);
+
+                    b.ToView("asset_prices_weekly", (string)null);
                 });
 
             modelBuilder.Entity("FinanceHub.Data.Entities.AssetPrice", b =>

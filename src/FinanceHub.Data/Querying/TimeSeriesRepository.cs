@@ -168,6 +168,33 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         // Gap filling: TimescaleDB's time_bucket_gapfill and locf where the edition has them, the same result built from
         // generate_series over the zone's calendar where it does not.
         var nativeGapfill = options.FillGaps && await timescale.GetEditionAsync(cancellationToken) == TimescaleEdition.Community;
+
+        // The candle ladder: 4-hour, weekly and monthly UTC candles have a rung of their own over the aggregate chosen
+        // above; it serves the whole candles it has materialized, the parent and the raw rows the rest.
+        if (view is not null && !nativeGapfill && zoneId == "UTC"
+            && Aggregates.Ladder.FirstOrDefault(r => r.Width == interval && r.Parent == view) is { } rung
+            && (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == rung.View) is { MaterializedThrough: { } rungWatermark } rungInfo)
+        {
+            var ladderFrom = PriceAggregateRefresher.Ceiling(start, interval);
+            var ladderTo = PriceAggregateRefresher.Floor(rungWatermark < aggTo ? rungWatermark : aggTo, interval);
+            if (ladderFrom < ladderTo)
+            {
+                var parentTable = (await GetWatermarksAsync(cancellationToken)).FirstOrDefault(a => a.View == view)?.MaterializedTable ?? view;
+                var ladder = await ReadLadderCandlesAsync(normalized, interval, start, end, (parentTable, aggFrom, aggTo),
+                    (rungInfo.MaterializedTable ?? rung.View, ladderFrom, ladderTo), cancellationToken);
+                if (options.FillGaps)
+                {
+                    ladder = await FillGapsAsync(await GetAssetIdAsync(symbol, cancellationToken), interval, zoneId, start, end, ladder, cancellationToken);
+                }
+                else if (ladder.Count == 0)
+                {
+                    await GetAssetIdAsync(symbol, cancellationToken);
+                }
+
+                return new OhlcvResult(symbol, interval, zoneId, start, end, ladder, rung.View);
+            }
+        }
+
         // Candles as wide as the aggregate's buckets are its rows as they are, read by its (asset_id, bucket) index; only
         // the raw edges outside its whole buckets are grouped here.
         var direct = view is not null && !nativeGapfill && interval.Months == 0 && interval.Duration == subWidth;
@@ -311,6 +338,68 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 var close = reader.GetDecimal(4);
                 candles.Add(new Candle(bucket, close, close, close, close, 0m, 0, IsFilled: true));
             }
+        }
+
+        return candles;
+    }
+
+    /// <summary>
+    /// Candles from the candle ladder (UTC): five disjoint parts, raw rows before the parent aggregate's first whole bucket,
+    /// the parent's buckets before the rung's first whole candle, the rung's materialized candles, the parent's buckets
+    /// after them up to its watermark, and raw rows after that. Rolled up by first/last over each part's time, as
+    /// <see cref="ReadCandlesAsync"/> does; empty parts are left out of the statement. Materialized rows are read where
+    /// they are stored (below the watermarks, a real-time continuous aggregate returns exactly those).
+    /// </summary>
+    private async Task<List<Candle>> ReadLadderCandlesAsync(
+        string symbol, BucketWidth interval, DateTimeOffset start, DateTimeOffset end,
+        (string Table, DateTimeOffset From, DateTimeOffset To) parent, (string Table, DateTimeOffset From, DateTimeOffset To) rung,
+        CancellationToken cancellationToken)
+    {
+        const string raw = "SELECT date, open, high, low, close, volume, coalesce(trade_count, 1)::bigint FROM asset_prices_historic WHERE asset_id = (SELECT id FROM asset) AND date >= {0} AND date < {1}";
+        const string aggregate = "SELECT bucket, open, high, low, close, volume, trade_count FROM {2} WHERE asset_id = (SELECT id FROM asset) AND bucket >= {0} AND bucket < {1}";
+        // $2 start, $3 end, $4 parent from, $5 rung from, $6 rung to, $7 parent to.
+        var parts = new List<string>(5);
+        void Part(string template, string from, string to, DateTimeOffset fromValue, DateTimeOffset toValue, string? table = null)
+        {
+            if (fromValue < toValue)
+            {
+                parts.Add(string.Format(CultureInfo.InvariantCulture, template, from, to, table));
+            }
+        }
+
+        Part(raw, "$2", "$4", start, parent.From);
+        Part(aggregate, "$4", "$5", parent.From, rung.From, parent.Table);
+        Part(aggregate, "$5", "$6", rung.From, rung.To, rung.Table);
+        Part(aggregate, "$6", "$7", rung.To, parent.To, parent.Table);
+        Part(raw, "$7", "$3", parent.To, end);
+        var sql = $"""
+            WITH asset AS MATERIALIZED (SELECT id FROM assets WHERE symbol = $1),
+            parts (t, open, high, low, close, volume, trade_count) AS (
+              {string.Join("\n  UNION ALL\n  ", parts)})
+            SELECT time_bucket($8, t) AS b, first(open, t), max(high), min(low), last(close, t), sum(volume), sum(trade_count)::bigint
+            FROM parts GROUP BY 1 ORDER BY 1
+            """;
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var command = new NpgsqlCommand(sql, connection);
+        command.Parameters.Add(new() { Value = symbol, NpgsqlDbType = NpgsqlDbType.Varchar });
+        foreach (var t in new[] { start, end, parent.From, rung.From, rung.To, parent.To })
+        {
+            command.Parameters.Add(new() { Value = t.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        }
+
+        command.Parameters.Add(new() { Value = interval.ToInterval(), NpgsqlDbType = NpgsqlDbType.Interval });
+        // Prepared only when no raw rows are read (see ReadCandlesAsync: a generic plan cannot exclude chunks).
+        if (start >= parent.From && parent.To >= end)
+        {
+            await command.PrepareAsync(cancellationToken);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var candles = new List<Candle>();
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
+                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
         }
 
         return candles;

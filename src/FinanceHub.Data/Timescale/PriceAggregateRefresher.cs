@@ -1,4 +1,5 @@
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Querying;
 
 namespace FinanceHub.Data.Timescale;
 
@@ -28,14 +29,25 @@ internal static class PriceAggregateRefresher
     {
         var refreshed = new List<AggregateRefreshResult>();
         var now = DateTimeOffset.UtcNow;
-        foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
+        var aggregates = (await timescale.GetAggregatesAsync(cancellationToken)).ToDictionary(a => a.View);
+        // Parents first, then the ladder's rungs, which roll up what their parent holds once it is refreshed. On the Apache
+        // edition a parent's refresh refreshes its rungs in the same transaction.
+        var order = Aggregates.All.Select(v => (View: v, Parent: (string?)null, Width: v == Aggregates.Hourly ? BucketWidth.OneHour : BucketWidth.OneDay))
+            .Concat(Aggregates.Ladder.Select(r => (r.View, (string?)r.Parent, r.Width)));
+        foreach (var (view, parent, width) in order)
         {
-            if (!Aggregates.All.Contains(aggregate.View))
+            if (!aggregates.TryGetValue(view, out var aggregate) || (parent is not null && aggregate.Kind != "continuous aggregate"))
             {
                 continue;
             }
 
-            var width = aggregate.View == Aggregates.Hourly ? TimeSpan.FromHours(1) : TimeSpan.FromDays(1);
+            if (parent is not null && refreshed.Any(r => r.View == parent && r.Status == AggregateRefreshStatus.Pending))
+            {
+                // Its parent's window waits in financehub.pending_refreshes; the maintenance run that refreshes it refreshes
+                // the rungs over it too. Refreshed now, the rung would roll up the parent's rows without the new ones.
+                continue;
+            }
+
             var start = Floor(from, width);
             DateTimeOffset end;
             var watermark = aggregate.MaterializedThrough;
@@ -47,7 +59,7 @@ internal static class PriceAggregateRefresher
             }
             else if (watermark is { } w && from < w)
             {
-                var last = Floor(to, width) + width;
+                var last = Next(Floor(to, width), width);
                 end = last < w ? last : w;
             }
             else
@@ -55,14 +67,37 @@ internal static class PriceAggregateRefresher
                 continue;
             }
 
-            if (end - start >= width)
+            if (Next(start, width) <= end)
             {
-                refreshed.Add(await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end, cancellationToken));
+                refreshed.Add(await timescale.RefreshContinuousAggregateAsync(view, start, end, cancellationToken));
             }
         }
 
         return refreshed;
     }
 
-    private static DateTimeOffset Floor(DateTimeOffset t, TimeSpan width) => new(t.UtcTicks - (t.UtcTicks % width.Ticks), TimeSpan.Zero);
+    /// <summary>The rungs of the ladder over <paramref name="view"/> (a parent aggregate, its name qualified or not) and their windows covering [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    public static IEnumerable<(string View, DateTimeOffset? Start, DateTimeOffset? End)> RungWindows(string view, DateTimeOffset? start, DateTimeOffset? end)
+    {
+        var name = view[(view.LastIndexOf('.') + 1)..].Trim('"');
+        foreach (var rung in Aggregates.Ladder.Where(r => r.Parent == name))
+        {
+            yield return (rung.View, start is { } s ? Floor(s, rung.Width) : null, end is { } e ? Next(Floor(e.AddTicks(-1), rung.Width), rung.Width) : null);
+        }
+    }
+
+    /// <summary>The start of the UTC bucket of <paramref name="width"/> that holds <paramref name="t"/> (weeks start on Mondays, as time_bucket's do).</summary>
+    internal static DateTimeOffset Floor(DateTimeOffset t, BucketWidth width)
+    {
+        var utc = t.UtcDateTime;
+        return width.Months > 0
+            ? new DateTimeOffset(utc.Year, (((utc.Month - 1) / width.Months) * width.Months) + 1, 1, 0, 0, 0, TimeSpan.Zero)
+            // DateTime's ticks count from Monday 0001-01-01, so whole weeks of ticks start on Mondays.
+            : new DateTimeOffset(utc.Ticks - (utc.Ticks % width.Duration.Ticks), TimeSpan.Zero);
+    }
+
+    /// <summary>The start of the first whole UTC bucket of <paramref name="width"/> at or after <paramref name="t"/>.</summary>
+    internal static DateTimeOffset Ceiling(DateTimeOffset t, BucketWidth width) => Floor(t, width) is var f && f == t ? f : Next(f, width);
+
+    private static DateTimeOffset Next(DateTimeOffset bucket, BucketWidth width) => width.Months > 0 ? bucket.AddMonths(width.Months) : bucket + width.Duration;
 }

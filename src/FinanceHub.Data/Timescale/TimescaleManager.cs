@@ -1,5 +1,6 @@
 using System.Globalization;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Entities;
 using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Migrations.Infrastructure;
 using FinanceHub.Data.Timescale.Catalog;
@@ -482,10 +483,19 @@ public sealed partial class TimescaleManager(
             return await _catalog.GetContinuousAggregatesAsync(cancellationToken);
         }
 
+        // The ladder's views have no policy: refresh_materialized_view refreshes them with their parent, in its
+        // transaction, so they are materialized exactly as far as it is.
         return await dataSource.QueryAsync(
             """
-            SELECT target::text, materialized_through FROM financehub.maintenance_policies WHERE kind = 'Refresh' ORDER BY 1
-            """, [], r => new AggregateInfo(r.GetString(0), "materialized view", r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1), false),
+            SELECT target::text, materialized_through FROM financehub.maintenance_policies WHERE kind = 'Refresh'
+            UNION ALL
+            SELECT rung.view_name, p.materialized_through
+            FROM unnest($1::text[], $2::text[]) AS rung (view_name, parent)
+            JOIN financehub.maintenance_policies p ON p.kind = 'Refresh' AND p.target = rung.parent
+            WHERE to_regclass(rung.view_name) IS NOT NULL
+            ORDER BY 1
+            """, [Aggregates.Ladder.Select(r => r.View).ToArray(), Aggregates.Ladder.Select(r => r.Parent).ToArray()],
+            r => new AggregateInfo(r.GetString(0), "materialized view", r.IsDBNull(1) ? null : r.GetFieldValue<DateTimeOffset>(1), false),
             cancellationToken);
     }
 

@@ -50,12 +50,23 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         var dataSource = await CreateDatabaseAsync("ingest_pending");
         await using var _ = dataSource;
         var asset = await dataSource.InsertAssetAsync("BTC");
-        await dataSource.InsertPricesAsync(asset, Today.AddDays(-10), Today.AddDays(-2), TimeSpan.FromHours(1));
+        await dataSource.InsertPricesAsync(asset, Today.AddDays(-20), Today.AddDays(-2), TimeSpan.FromHours(1));
         var impatient = new RefreshRetryOptions { MaxRetries = 1, FirstDelay = TimeSpan.FromMilliseconds(50) };
         var manager = Manager(dataSource, impatient);
         await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct);
         await manager.RefreshContinuousAggregateAsync("asset_prices_hourly", cancellationToken: Ct);
-        var day = Today.AddDays(-5);
+        // The weekly rung of the candle ladder, materialized and with its policy paused, so that only the project's
+        // refreshes can bring the backfill into it.
+        await manager.RefreshContinuousAggregateAsync("asset_prices_weekly", cancellationToken: Ct);
+        await dataSource.ExecuteAsync(
+            """
+            SELECT alter_job(j.job_id, scheduled => false) FROM timescaledb_information.jobs j
+            JOIN timescaledb_information.continuous_aggregates ca
+              ON (j.hypertable_schema, j.hypertable_name) IN ((ca.view_schema, ca.view_name), (ca.materialization_hypertable_schema, ca.materialization_hypertable_name))
+            WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name = 'asset_prices_weekly'
+            """);
+        // The Wednesday of last week: a whole week in the past, so the weekly rung has materialized it.
+        var day = Today.AddDays(-7 - (((int)Today.DayOfWeek + 6) % 7) + 2);
         PriceRow[] backfill = [.. Enumerable.Range(0, 24).Select(h => new PriceRow("BTC", day.AddHours(h).AddMinutes(30), 1, 2, 0.5m, 1, 1000))];
 
         IngestResult result;
@@ -63,6 +74,7 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         {
             result = await Ingestor(dataSource, impatient).IngestPricesAsync(backfill, cancellationToken: Ct);
             Assert.Equal(await RawDailyVolumeAsync(dataSource, day) - 24_000, await AggregateDailyVolumeAsync(dataSource, day));
+            Assert.Equal(await RawWeeklyVolumeAsync(dataSource, day) - 24_000, await WeeklyRungVolumeAsync(dataSource, day));
             await ReleaseAsync(holder);
         }
 
@@ -80,7 +92,23 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         var maintenance = await manager.RunMaintenanceAsync(force: false, Ct);
         Assert.Equal(2, maintenance.Count(m => m.Policy.StartsWith("pending refresh", StringComparison.Ordinal) && m.Outcome == MaintenanceOutcome.Succeeded));
         Assert.Equal(await RawDailyVolumeAsync(dataSource, day), await AggregateDailyVolumeAsync(dataSource, day));
+        // The rung over the daily aggregate was refreshed after it, over the pending window.
+        Assert.Equal(await RawWeeklyVolumeAsync(dataSource, day), await WeeklyRungVolumeAsync(dataSource, day));
         Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes"));
+    }
+
+    /// <summary>The raw volume of the ISO week (UTC) holding <paramref name="day"/>.</summary>
+    private static Task<decimal> RawWeeklyVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
+        => dataSource.ScalarAsync<decimal>(
+            "SELECT sum(volume) FROM asset_prices_historic WHERE date >= date_trunc('week', $1::timestamptz, 'UTC') AND date < date_trunc('week', $1::timestamptz, 'UTC') + interval '7 days'", day);
+
+    /// <summary>The weekly rung's materialized volume of that week (read from its materialization hypertable: no real-time rows), 0 when none.</summary>
+    private static async Task<decimal> WeeklyRungVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
+    {
+        var table = await dataSource.ScalarAsync<string>(
+            "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'asset_prices_weekly'");
+        return await dataSource.ScalarAsync<decimal>(
+            $"SELECT coalesce((SELECT volume FROM {table} WHERE bucket = date_trunc('week', $1::timestamptz, 'UTC')), 0)", day);
     }
 
     [Fact]

@@ -67,7 +67,8 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
         var policies = await dataSource.QueryAsync(
             $"""
             SELECT ca.view_schema::text, ca.view_name::text, ca.hypertable_schema::text, ca.hypertable_name::text, j.job_id,
-                   CASE WHEN j.job_id IS NULL THEN NULL ELSE (j.config->>'start_offset')::interval END
+                   -- As a duration (a policy of '3 months' reaches back 89 to 92 days: how far, as of now).
+                   CASE WHEN j.job_id IS NULL THEN NULL ELSE now() - (now() - (j.config->>'start_offset')::interval) END
             FROM timescaledb_information.continuous_aggregates ca
             LEFT JOIN timescaledb_information.jobs j
               ON j.proc_name = 'policy_refresh_continuous_aggregate' AND {JobOfAggregate(server.RequireRelease(), "j", "ca")}
@@ -78,14 +79,15 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             r => new RefreshPolicy(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
                 r.IsDBNull(4) ? null : r.GetInt32(4), r.IsDBNull(5) ? null : r.GetFieldValue<TimeSpan>(5)),
             cancellationToken);
-        var orphans = policies.Where(p => p.JobId is null && Aggregates.All.Contains(p.View)).Select(p => p.View).ToList();
+        var orphans = policies.Where(p => p.JobId is null && (Aggregates.All.Contains(p.View) || Aggregates.Ladder.Any(r => r.View == p.View)))
+            .Select(p => p.View).ToList();
         if (orphans.Count > 0)
         {
             throw new TimescaleCatalogException(
                 $"No refresh policy was found for continuous aggregate(s) {string.Join(", ", orphans)} in timescaledb_information.jobs " +
                 $"(TimescaleDB {server.Release}). The migrations create one for each; without it nothing keeps the aggregate current and " +
                 "nothing tells how far back a refresh reaches, so retention cannot be checked against it. Re-create it with " +
-                "add_continuous_aggregate_policy (see migrations-sql/0200_price_aggregates/up.sql), or report the TimescaleDB version if it exists.");
+                "add_continuous_aggregate_policy (see migrations-sql/0200_price_aggregates/up.sql and 0900_candle_ladder/up.sql), or report the TimescaleDB version if it exists.");
         }
 
         return policies;
@@ -180,7 +182,7 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             WHERE (ca.view_name IS NULL AND j.hypertable_name = ANY($1)) OR ca.view_name = ANY($2)
             ORDER BY CASE j.proc_name WHEN 'policy_retention' THEN 0 WHEN 'policy_refresh_continuous_aggregate' THEN 1 ELSE 2 END, j.job_id
             """,
-            [Hypertables.All.Select(h => h.Table).ToArray(), Aggregates.All.ToArray()],
+            [Hypertables.All.Select(h => h.Table).ToArray(), Aggregates.All.Concat(Aggregates.Ladder.Select(r => r.View)).ToArray()],
             r => (r.GetInt32(0), r.GetString(1), r.GetString(2)), cancellationToken);
     }
 

@@ -1,0 +1,22 @@
+using FinanceHub.Data.Migrations.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
+
+#nullable disable
+
+namespace FinanceHub.Data.Migrations
+{
+    /// <summary>Materializes the candle ladder's continuous aggregates over what exists (community edition; not transactional).</summary>
+    public partial class CandleLadderInitialRefresh : Migration
+    {
+        /// <inheritdoc />
+        protected override void Up(MigrationBuilder migrationBuilder)
+        {
+            migrationBuilder.SqlFile("0910_candle_ladder_refresh/up.sql", suppressTransaction: true);
+        }
+
+        /// <inheritdoc />
+        protected override void Down(MigrationBuilder migrationBuilder)
+        {
+        }
+    }
+}
