@@ -3,3 +3,4 @@
 DROP MATERIALIZED VIEW IF EXISTS asset_prices_monthly;
 DROP MATERIALIZED VIEW IF EXISTS asset_prices_weekly;
 DROP MATERIALIZED VIEW IF EXISTS asset_prices_4hour;
+DROP TABLE IF EXISTS financehub.candle_ladder;

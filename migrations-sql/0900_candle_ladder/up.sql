@@ -7,9 +7,16 @@
 -- raw ones, so what retention dropped from asset_prices_historic but the parent keeps stays in them too.
 --
 -- Apache edition: materialized views over the parents' materialized views, with a unique index (REFRESH ...
--- CONCURRENTLY). They have no policy of their own: financehub.refresh_materialized_view refreshes a view's dependent
--- materialized views after it, in the same transaction, so a rung is always exactly its parent rolled up and shares
--- its watermark.
+-- CONCURRENTLY). They have no policy of their own: financehub.refresh_materialized_view refreshes a parent's rungs
+-- (financehub.candle_ladder) after it, in the same transaction, so a rung is always exactly its parent rolled up and
+-- shares its watermark.
+--
+-- financehub.candle_ladder declares the rungs, on both editions: which view rolls up which, at what width.
+CREATE TABLE IF NOT EXISTS financehub.candle_ladder (
+  view_name regclass PRIMARY KEY,
+  parent regclass NOT NULL,
+  width interval NOT NULL);
+
 DO $fh$
 DECLARE
   rung record;
@@ -47,6 +54,9 @@ BEGIN
         $sql$, rung.view_name, rung.parent, rung.width);
       EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (asset_id, bucket)', 'ux_' || rung.view_name || '_asset_id_bucket', rung.view_name);
     END IF;
+    INSERT INTO financehub.candle_ladder (view_name, parent, width)
+    VALUES (rung.view_name::regclass, rung.parent::regclass, rung.width)
+    ON CONFLICT (view_name) DO NOTHING;
   END LOOP;
 END
 $fh$;

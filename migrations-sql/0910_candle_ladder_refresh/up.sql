@@ -3,11 +3,14 @@
 -- NOT TRANSACTIONAL, like 0300_price_aggregates_refresh (and for the same reasons: refresh_continuous_aggregate
 -- cannot run in a transaction block, and since TimescaleDB 2.27 a refresh overlapping a policy's run fails with 55P03,
 -- so the rungs' new policies are postponed, a run under way is waited for, and they are due again right after).
--- It only (re)computes aggregate rows: running it again is safe.
+-- A rung is refreshed no further than its parent's watermark (so it never holds a candle its parent has not
+-- finished; the repository reads that one from the parent). It only (re)computes aggregate rows: running it again is safe.
 DO $fh$
 DECLARE
   policy_jobs integer[];
   waited integer := 0;
+  rung record;
+  parent_watermark timestamptz;
 BEGIN
   IF financehub.timescale_license() = 'timescale' THEN
     SELECT coalesce(array_agg(j.job_id), '{}') INTO policy_jobs
@@ -25,9 +28,15 @@ BEGIN
       PERFORM pg_sleep(0.05);
       waited := waited + 1;
     END LOOP;
-    CALL refresh_continuous_aggregate('asset_prices_4hour', NULL, now() - INTERVAL '1 hour');
-    CALL refresh_continuous_aggregate('asset_prices_weekly', NULL, now() - INTERVAL '1 hour');
-    CALL refresh_continuous_aggregate('asset_prices_monthly', NULL, now() - INTERVAL '1 hour');
+    FOR rung IN SELECT * FROM (VALUES ('asset_prices_4hour', 'asset_prices_hourly'), ('asset_prices_weekly', 'asset_prices_daily'),
+                                      ('asset_prices_monthly', 'asset_prices_daily')) AS r (view_name, parent) LOOP
+      SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)) INTO parent_watermark
+      FROM _timescaledb_catalog.continuous_agg c WHERE c.user_view_name = rung.parent;
+      -- With nothing materialized the watermark is the lowest time there is: nothing to roll up.
+      IF parent_watermark > '1900-01-01' THEN
+        CALL refresh_continuous_aggregate(rung.view_name::regclass, NULL, least(now() - INTERVAL '1 hour', parent_watermark));
+      END IF;
+    END LOOP;
     PERFORM alter_job(id, next_start => now()) FROM unnest(policy_jobs) AS id;
   END IF;
 END

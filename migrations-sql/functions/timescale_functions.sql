@@ -155,13 +155,13 @@ END
 $fn$;
 
 -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text),
--- then the materialized views that read it (the candle ladder on the Apache edition: weekly candles over the daily
--- view), in the same transaction: a view over another is always exactly what its source holds.
+-- then the candle ladder's views over it (financehub.candle_ladder; the Apache edition's rungs: weekly candles over the
+-- daily view), in the same transaction: a rung is always exactly what its parent holds.
 CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
 LANGUAGE plpgsql AS
 $fn$
 DECLARE
-  dependent regclass;
+  rung regclass;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
     RAISE EXCEPTION '% is not a materialized view', target;
@@ -171,15 +171,11 @@ BEGIN
   ELSE
     EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
   END IF;
-  FOR dependent IN
-    SELECT DISTINCT r.ev_class::regclass
-    FROM pg_depend d
-    JOIN pg_rewrite r ON r.oid = d.objid
-    JOIN pg_class c ON c.oid = r.ev_class
-    WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = target
-      AND r.ev_class <> target AND c.relkind = 'm'
-  LOOP
-    PERFORM financehub.refresh_materialized_view(dependent, use_concurrently);
-  END LOOP;
+  IF to_regclass('financehub.candle_ladder') IS NOT NULL THEN
+    FOR rung IN SELECT l.view_name FROM financehub.candle_ladder l JOIN pg_class c ON c.oid = l.view_name
+                WHERE l.parent = target AND c.relkind = 'm' ORDER BY l.view_name::text LOOP
+      PERFORM financehub.refresh_materialized_view(rung, use_concurrently);
+    END LOOP;
+  END IF;
 END
 $fn$;

@@ -359,13 +359,13 @@ BEGIN
     $fn$;
 
     -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text),
-    -- then the materialized views that read it (the candle ladder on the Apache edition: weekly candles over the daily
-    -- view), in the same transaction: a view over another is always exactly what its source holds.
+    -- then the candle ladder's views over it (financehub.candle_ladder; the Apache edition's rungs: weekly candles over the
+    -- daily view), in the same transaction: a rung is always exactly what its parent holds.
     CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
     LANGUAGE plpgsql AS
     $fn$
     DECLARE
-      dependent regclass;
+      rung regclass;
     BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
         RAISE EXCEPTION '% is not a materialized view', target;
@@ -375,16 +375,12 @@ BEGIN
       ELSE
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
       END IF;
-      FOR dependent IN
-        SELECT DISTINCT r.ev_class::regclass
-        FROM pg_depend d
-        JOIN pg_rewrite r ON r.oid = d.objid
-        JOIN pg_class c ON c.oid = r.ev_class
-        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = target
-          AND r.ev_class <> target AND c.relkind = 'm'
-      LOOP
-        PERFORM financehub.refresh_materialized_view(dependent, use_concurrently);
-      END LOOP;
+      IF to_regclass('financehub.candle_ladder') IS NOT NULL THEN
+        FOR rung IN SELECT l.view_name FROM financehub.candle_ladder l JOIN pg_class c ON c.oid = l.view_name
+                    WHERE l.parent = target AND c.relkind = 'm' ORDER BY l.view_name::text LOOP
+          PERFORM financehub.refresh_materialized_view(rung, use_concurrently);
+        END LOOP;
+      END IF;
     END
     $fn$;
 
@@ -1206,13 +1202,13 @@ BEGIN
     $fn$;
 
     -- Refreshes a materialized view given as regclass (so the name is resolved by the catalog, never spliced from text),
-    -- then the materialized views that read it (the candle ladder on the Apache edition: weekly candles over the daily
-    -- view), in the same transaction: a view over another is always exactly what its source holds.
+    -- then the candle ladder's views over it (financehub.candle_ladder; the Apache edition's rungs: weekly candles over the
+    -- daily view), in the same transaction: a rung is always exactly what its parent holds.
     CREATE OR REPLACE FUNCTION financehub.refresh_materialized_view(target regclass, use_concurrently boolean DEFAULT true) RETURNS void
     LANGUAGE plpgsql AS
     $fn$
     DECLARE
-      dependent regclass;
+      rung regclass;
     BEGIN
       IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = target AND relkind = 'm') THEN
         RAISE EXCEPTION '% is not a materialized view', target;
@@ -1222,16 +1218,12 @@ BEGIN
       ELSE
         EXECUTE format('REFRESH MATERIALIZED VIEW %s', target);
       END IF;
-      FOR dependent IN
-        SELECT DISTINCT r.ev_class::regclass
-        FROM pg_depend d
-        JOIN pg_rewrite r ON r.oid = d.objid
-        JOIN pg_class c ON c.oid = r.ev_class
-        WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = target
-          AND r.ev_class <> target AND c.relkind = 'm'
-      LOOP
-        PERFORM financehub.refresh_materialized_view(dependent, use_concurrently);
-      END LOOP;
+      IF to_regclass('financehub.candle_ladder') IS NOT NULL THEN
+        FOR rung IN SELECT l.view_name FROM financehub.candle_ladder l JOIN pg_class c ON c.oid = l.view_name
+                    WHERE l.parent = target AND c.relkind = 'm' ORDER BY l.view_name::text LOOP
+          PERFORM financehub.refresh_materialized_view(rung, use_concurrently);
+        END LOOP;
+      END IF;
     END
     $fn$;
 
@@ -1250,9 +1242,16 @@ BEGIN
     -- raw ones, so what retention dropped from asset_prices_historic but the parent keeps stays in them too.
     --
     -- Apache edition: materialized views over the parents' materialized views, with a unique index (REFRESH ...
-    -- CONCURRENTLY). They have no policy of their own: financehub.refresh_materialized_view refreshes a view's dependent
-    -- materialized views after it, in the same transaction, so a rung is always exactly its parent rolled up and shares
-    -- its watermark.
+    -- CONCURRENTLY). They have no policy of their own: financehub.refresh_materialized_view refreshes a parent's rungs
+    -- (financehub.candle_ladder) after it, in the same transaction, so a rung is always exactly its parent rolled up and
+    -- shares its watermark.
+    --
+    -- financehub.candle_ladder declares the rungs, on both editions: which view rolls up which, at what width.
+    CREATE TABLE IF NOT EXISTS financehub.candle_ladder (
+      view_name regclass PRIMARY KEY,
+      parent regclass NOT NULL,
+      width interval NOT NULL);
+
     DO $fh$
     DECLARE
       rung record;
@@ -1290,6 +1289,9 @@ BEGIN
             $sql$, rung.view_name, rung.parent, rung.width);
           EXECUTE format('CREATE UNIQUE INDEX IF NOT EXISTS %I ON %I (asset_id, bucket)', 'ux_' || rung.view_name || '_asset_id_bucket', rung.view_name);
         END IF;
+        INSERT INTO financehub.candle_ladder (view_name, parent, width)
+        VALUES (rung.view_name::regclass, rung.parent::regclass, rung.width)
+        ON CONFLICT (view_name) DO NOTHING;
       END LOOP;
     END
     $fh$;
@@ -1315,11 +1317,14 @@ BEGIN
     -- NOT TRANSACTIONAL, like 0300_price_aggregates_refresh (and for the same reasons: refresh_continuous_aggregate
     -- cannot run in a transaction block, and since TimescaleDB 2.27 a refresh overlapping a policy's run fails with 55P03,
     -- so the rungs' new policies are postponed, a run under way is waited for, and they are due again right after).
-    -- It only (re)computes aggregate rows: running it again is safe.
+    -- A rung is refreshed no further than its parent's watermark (so it never holds a candle its parent has not
+    -- finished; the repository reads that one from the parent). It only (re)computes aggregate rows: running it again is safe.
     DO $fh$
     DECLARE
       policy_jobs integer[];
       waited integer := 0;
+      rung record;
+      parent_watermark timestamptz;
     BEGIN
       IF financehub.timescale_license() = 'timescale' THEN
         SELECT coalesce(array_agg(j.job_id), '{}') INTO policy_jobs
@@ -1337,9 +1342,15 @@ BEGIN
           PERFORM pg_sleep(0.05);
           waited := waited + 1;
         END LOOP;
-        CALL refresh_continuous_aggregate('asset_prices_4hour', NULL, now() - INTERVAL '1 hour');
-        CALL refresh_continuous_aggregate('asset_prices_weekly', NULL, now() - INTERVAL '1 hour');
-        CALL refresh_continuous_aggregate('asset_prices_monthly', NULL, now() - INTERVAL '1 hour');
+        FOR rung IN SELECT * FROM (VALUES ('asset_prices_4hour', 'asset_prices_hourly'), ('asset_prices_weekly', 'asset_prices_daily'),
+                                          ('asset_prices_monthly', 'asset_prices_daily')) AS r (view_name, parent) LOOP
+          SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)) INTO parent_watermark
+          FROM _timescaledb_catalog.continuous_agg c WHERE c.user_view_name = rung.parent;
+          -- With nothing materialized the watermark is the lowest time there is: nothing to roll up.
+          IF parent_watermark > '1900-01-01' THEN
+            CALL refresh_continuous_aggregate(rung.view_name::regclass, NULL, least(now() - INTERVAL '1 hour', parent_watermark));
+          END IF;
+        END LOOP;
         PERFORM alter_job(id, next_start => now()) FROM unnest(policy_jobs) AS id;
       END IF;
     END

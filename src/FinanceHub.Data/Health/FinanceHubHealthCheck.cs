@@ -1,3 +1,4 @@
+using FinanceHub.Data.Entities;
 using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Timescale;
 using Microsoft.EntityFrameworkCore;
@@ -106,6 +107,12 @@ public sealed class FinanceHubHealthCheck(
         var lags = new Dictionary<string, string>();
         foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
         {
+            if (Aggregates.Ladder.FirstOrDefault(r => r.View == aggregate.View) is { } rung)
+            {
+                await CheckRungAsync(rung, aggregate, newest, jobs, lags, reasons, cancellationToken);
+                continue;
+            }
+
             // Trailing behind the newest price, not behind the clock: a quiet market is not a stale aggregate.
             TimeSpan? lag = newest is not { } n ? TimeSpan.Zero
                 : aggregate.MaterializedThrough is { } through ? (through < n ? n - through : TimeSpan.Zero)
@@ -121,6 +128,51 @@ public sealed class FinanceHubHealthCheck(
         }
 
         data["aggregateLag"] = lags;
+    }
+
+    /// <summary>
+    /// A rung of the candle ladder holds whole candles only (never the one the newest price is in), so it trails the newest
+    /// price by up to a week or a month when all is well. It is stale when a candle that has ended, and has prices, is not
+    /// materialized some time after its end: two schedule intervals of its own policy plus its parent's threshold (the
+    /// parent materializes first).
+    /// </summary>
+    private async Task CheckRungAsync(
+        LadderRung rung, AggregateInfo aggregate, DateTimeOffset? newest, IReadOnlyList<JobInfo> jobs, Dictionary<string, string> lags, List<string> reasons,
+        CancellationToken cancellationToken)
+    {
+        if (newest is not { } n)
+        {
+            lags[rung.View] = Durations.Describe(TimeSpan.Zero);
+            return;
+        }
+
+        // The last ended candle with prices: the rung's watermark is due to reach its end.
+        var current = PriceAggregateRefresher.Floor(n, rung.Width);
+        var lastEnded = await dataSource.ScalarAsync<DateTime?>("SELECT max(date) FROM asset_prices_historic WHERE date < $1", [current.UtcDateTime], cancellationToken);
+        if (lastEnded is not { } last)
+        {
+            lags[rung.View] = Durations.Describe(TimeSpan.Zero);
+            return;
+        }
+
+        var due = PriceAggregateRefresher.Ceiling(new DateTimeOffset(last, TimeSpan.Zero).AddTicks(1), rung.Width);
+        var behind = aggregate.MaterializedThrough is { } through ? (through < due ? due - through : TimeSpan.Zero) : (TimeSpan?)null;
+        lags[rung.View] = behind is { } b ? Durations.Describe(b) : "never materialized";
+        var own = Policy(rung.View);
+        var threshold = options.Value.MaxAggregateLag
+            ?? DefaultLag(rung.Parent, Policy(rung.Parent)) + (own is not null && TryParseInterval(own.Schedule, out var every) ? every * 2 : TimeSpan.FromHours(2));
+        if (behind is not { } late || late > TimeSpan.Zero)
+        {
+            var overdue = DateTimeOffset.UtcNow - due;
+            if (overdue > threshold)
+            {
+                reasons.Add($"{rung.View} is stale: materialized through {aggregate.MaterializedThrough?.ToString("O") ?? "nothing"}, " +
+                            $"its candles up to {due:O} ended {Durations.Describe(overdue)} ago (threshold {Durations.Describe(threshold)})");
+            }
+        }
+
+        JobInfo? Policy(string view)
+            => jobs.FirstOrDefault(j => j.Kind.Contains("refresh", StringComparison.OrdinalIgnoreCase) && j.Target.EndsWith(view, StringComparison.Ordinal));
     }
 
     /// <summary>Two schedule intervals and one bucket of the aggregate's refresh policy, at least 3 hours (hourly) or 2 days (daily).</summary>

@@ -1,5 +1,8 @@
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Querying;
+using FinanceHub.Data.Timescale.Catalog;
+using Npgsql;
 
 namespace FinanceHub.Data.Timescale;
 
@@ -27,27 +30,17 @@ internal static class PriceAggregateRefresher
     public static async Task<IReadOnlyList<AggregateRefreshResult>> RefreshTouchedAsync(
         ITimescaleManager timescale, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
+        // Only the aggregates over the price rows: refreshing one refreshes the candle ladder's rungs over it (see RefreshRungsAsync).
         var refreshed = new List<AggregateRefreshResult>();
         var now = DateTimeOffset.UtcNow;
-        var aggregates = (await timescale.GetAggregatesAsync(cancellationToken)).ToDictionary(a => a.View);
-        // Parents first, then the ladder's rungs, which roll up what their parent holds once it is refreshed. On the Apache
-        // edition a parent's refresh refreshes its rungs in the same transaction.
-        var order = Aggregates.All.Select(v => (View: v, Parent: (string?)null, Width: v == Aggregates.Hourly ? BucketWidth.OneHour : BucketWidth.OneDay))
-            .Concat(Aggregates.Ladder.Select(r => (r.View, (string?)r.Parent, r.Width)));
-        foreach (var (view, parent, width) in order)
+        foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
         {
-            if (!aggregates.TryGetValue(view, out var aggregate) || (parent is not null && aggregate.Kind != "continuous aggregate"))
+            if (!Aggregates.All.Contains(aggregate.View))
             {
                 continue;
             }
 
-            if (parent is not null && refreshed.Any(r => r.View == parent && r.Status == AggregateRefreshStatus.Pending))
-            {
-                // Its parent's window waits in financehub.pending_refreshes; the maintenance run that refreshes it refreshes
-                // the rungs over it too. Refreshed now, the rung would roll up the parent's rows without the new ones.
-                continue;
-            }
-
+            var width = aggregate.View == Aggregates.Hourly ? BucketWidth.OneHour : BucketWidth.OneDay;
             var start = Floor(from, width);
             DateTimeOffset end;
             var watermark = aggregate.MaterializedThrough;
@@ -69,20 +62,56 @@ internal static class PriceAggregateRefresher
 
             if (Next(start, width) <= end)
             {
-                refreshed.Add(await timescale.RefreshContinuousAggregateAsync(view, start, end, cancellationToken));
+                refreshed.Add(await timescale.RefreshContinuousAggregateAsync(aggregate.View, start, end, cancellationToken));
             }
         }
 
         return refreshed;
     }
 
-    /// <summary>The rungs of the ladder over <paramref name="view"/> (a parent aggregate, its name qualified or not) and their windows covering [<paramref name="start"/>, <paramref name="end"/>).</summary>
-    public static IEnumerable<(string View, DateTimeOffset? Start, DateTimeOffset? End)> RungWindows(string view, DateTimeOffset? start, DateTimeOffset? end)
+    /// <summary>
+    /// Community edition: after a refresh of <paramref name="parent"/> (an aggregate over the price rows, its name bare or
+    /// qualified) over [<paramref name="start"/>, <paramref name="end"/>), refreshes the candle ladder's rungs over it: the
+    /// same window widened to their whole candles, but never past the parent's watermark rounded down to a whole candle,
+    /// so a rung never materializes a candle its parent has not finished (that one is read from the parent). A rung's
+    /// refresh that a concurrent one keeps busy is recorded in <c>financehub.pending_refreshes</c>, like its parent's.
+    /// (On the Apache edition <c>financehub.refresh_materialized_view</c> refreshes the rungs itself.)
+    /// </summary>
+    public static async Task RefreshRungsAsync(
+        NpgsqlDataSource dataSource, TimescaleCatalog catalog, ConcurrentRefreshRetry retry, string parent, DateTimeOffset? start, DateTimeOffset? end,
+        CancellationToken cancellationToken)
     {
-        var name = view[(view.LastIndexOf('.') + 1)..].Trim('"');
-        foreach (var rung in Aggregates.Ladder.Where(r => r.Parent == name))
+        var name = parent[(parent.LastIndexOf('.') + 1)..].Trim('"');
+        var rungs = Aggregates.Ladder.Where(r => r.Parent == name).ToList();
+        if (rungs.Count == 0 || await catalog.GetWatermarkAsync(parent, cancellationToken) is not { } watermark)
         {
-            yield return (rung.View, start is { } s ? Floor(s, rung.Width) : null, end is { } e ? Next(Floor(e.AddTicks(-1), rung.Width), rung.Width) : null);
+            return;
+        }
+
+        foreach (var rung in rungs)
+        {
+            if (!await dataSource.ScalarAsync<bool>("SELECT to_regclass($1) IS NOT NULL", [rung.View], cancellationToken))
+            {
+                continue;
+            }
+
+            var from = start is { } s ? Floor(s, rung.Width) : (DateTimeOffset?)null;
+            var last = Floor(watermark, rung.Width);
+            var to = end is { } e && Next(Floor(e.AddTicks(-1), rung.Width), rung.Width) is var wide && wide < last ? wide : last;
+            if (from is { } f && Next(f, rung.Width) > to)
+            {
+                continue;
+            }
+
+            var (_, pending) = await retry.ExecuteAsync(ct => dataSource.ExecuteAsync(
+                "CALL refresh_continuous_aggregate($1::regclass, $2, $3)", [rung.View, NpgsqlCommands.TimestampTz(from), NpgsqlCommands.TimestampTz(to)], ct),
+                cancellationToken);
+            if (pending is not null)
+            {
+                await dataSource.ExecuteAsync(
+                    "INSERT INTO financehub.pending_refreshes (view_name, range_start, range_end, reason) VALUES ($1, $2, $3, $4)",
+                    [rung.View, NpgsqlCommands.TimestampTz(from), NpgsqlCommands.TimestampTz(to), pending], cancellationToken);
+            }
         }
     }
 

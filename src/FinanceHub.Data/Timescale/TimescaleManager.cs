@@ -439,6 +439,8 @@ public sealed partial class TimescaleManager(
                 return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Pending, attempts, pending);
             }
 
+            // The candle ladder's rungs over it, over the same window (on the Apache edition the function below does it).
+            await PriceAggregateRefresher.RefreshRungsAsync(dataSource, _catalog, _refreshRetry, relation.QualifiedName, start, end, cancellationToken);
             return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Refreshed, attempts, null);
         }
 

@@ -79,6 +79,64 @@ public sealed class HealthCheckTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_rung_of_the_candle_ladder_missing_ended_candles_is_stale_and_its_current_candle_is_not()
+    {
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("health_ladder", migrate: true);
+        await using var _ = dataSource;
+        await PauseJobsAsync(dataSource);
+        // A threshold of one minute: any ended candle with prices that is not materialized is stale, whatever the weekday.
+        await using var services = Services(connectionString, o => o.MaxAggregateLag = TimeSpan.FromMinutes(1));
+        // Prices of the last 20 days up to two hours ago; the parents materialized by plain SQL, which leaves the rungs
+        // as they were: empty, though weeks and 4-hour candles with prices have ended.
+        var asset = await dataSource.InsertAssetAsync("LDDR");
+        var end = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddHours(DateTime.UtcNow.Hour - 2);
+        await dataSource.InsertPricesAsync(asset, end.AddDays(-20), end, TimeSpan.FromMinutes(30));
+        foreach (var view in Aggregates.All)
+        {
+            await dataSource.ExecuteAsync(fixture.IsCommunity
+                ? $"CALL refresh_continuous_aggregate('{view}', NULL, NULL)"
+                : $"REFRESH MATERIALIZED VIEW {view}");
+        }
+
+        if (!fixture.IsCommunity)
+        {
+            // The parents' watermarks, as the project's refresh records them.
+            await dataSource.ExecuteAsync("UPDATE financehub.maintenance_policies SET materialized_through = $1 WHERE kind = 'Refresh'", end.AddMinutes(-30));
+        }
+
+        var stale = await CheckAsync(services);
+        foreach (var view in Aggregates.All)
+        {
+            await TestServices.Manager(dataSource).RefreshContinuousAggregateAsync(view, cancellationToken: Ct);
+        }
+
+        var refreshed = await CheckAsync(services);
+
+        if (fixture.IsCommunity)
+        {
+            Assert.Equal(HealthStatus.Degraded, stale.Status);
+            Assert.Contains("asset_prices_weekly is stale", stale.Description, StringComparison.Ordinal);
+            Assert.Contains("asset_prices_4hour is stale", stale.Description, StringComparison.Ordinal);
+            Assert.DoesNotContain("asset_prices_daily is stale", stale.Description, StringComparison.Ordinal);
+        }
+        else
+        {
+            // A materialized view over another shares its watermark (refreshed with it): the check cannot see them apart.
+            Assert.True(stale.Status == HealthStatus.Healthy, stale.Description);
+        }
+
+        Assert.True(refreshed.Status == HealthStatus.Healthy, refreshed.Description);
+        if (fixture.IsCommunity)
+        {
+            // Healthy although the weekly rung holds none of the current week, which has prices: it is not due yet.
+            var materialization = await dataSource.ScalarAsync<string>(
+                "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'asset_prices_weekly'");
+            Assert.Equal(0L, await dataSource.ScalarAsync<long>($"SELECT count(*) FROM {materialization} WHERE bucket >= date_trunc('week', $1::timestamptz, 'UTC')", end.AddHours(-1)));
+            Assert.True(await dataSource.ScalarAsync<long>($"SELECT count(*) FROM {materialization}") >= 2);
+        }
+    }
+
+    [Fact]
     public async Task An_unreachable_server_is_unhealthy_with_the_reason()
     {
         await using var services = Services("Host=127.0.0.1;Port=1;Username=x;Password=y;Timeout=2");

@@ -55,15 +55,14 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         var manager = Manager(dataSource, impatient);
         await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct);
         await manager.RefreshContinuousAggregateAsync("asset_prices_hourly", cancellationToken: Ct);
-        // The weekly rung of the candle ladder, materialized and with its policy paused, so that only the project's
-        // refreshes can bring the backfill into it.
-        await manager.RefreshContinuousAggregateAsync("asset_prices_weekly", cancellationToken: Ct);
+        // The candle ladder's rungs were refreshed with their parents; their policies are paused, so that only the
+        // project's refreshes can bring the backfill into them.
         await dataSource.ExecuteAsync(
             """
             SELECT alter_job(j.job_id, scheduled => false) FROM timescaledb_information.jobs j
             JOIN timescaledb_information.continuous_aggregates ca
               ON (j.hypertable_schema, j.hypertable_name) IN ((ca.view_schema, ca.view_name), (ca.materialization_hypertable_schema, ca.materialization_hypertable_name))
-            WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name = 'asset_prices_weekly'
+            WHERE j.proc_name = 'policy_refresh_continuous_aggregate' AND ca.view_name IN ('asset_prices_weekly', 'asset_prices_monthly', 'asset_prices_4hour')
             """);
         // The Wednesday of last week: a whole week in the past, so the weekly rung has materialized it.
         var day = Today.AddDays(-7 - (((int)Today.DayOfWeek + 6) % 7) + 2);
@@ -74,7 +73,10 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         {
             result = await Ingestor(dataSource, impatient).IngestPricesAsync(backfill, cancellationToken: Ct);
             Assert.Equal(await RawDailyVolumeAsync(dataSource, day) - 24_000, await AggregateDailyVolumeAsync(dataSource, day));
-            Assert.Equal(await RawWeeklyVolumeAsync(dataSource, day) - 24_000, await WeeklyRungVolumeAsync(dataSource, day));
+            foreach (var (rung, bucket) in Rungs)
+            {
+                Assert.Equal(await RawVolumeAsync(dataSource, bucket, day) - (rung == "asset_prices_4hour" ? 4_000 : 24_000), await RungVolumeAsync(dataSource, rung, bucket, day));
+            }
             await ReleaseAsync(holder);
         }
 
@@ -92,23 +94,12 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
         var maintenance = await manager.RunMaintenanceAsync(force: false, Ct);
         Assert.Equal(2, maintenance.Count(m => m.Policy.StartsWith("pending refresh", StringComparison.Ordinal) && m.Outcome == MaintenanceOutcome.Succeeded));
         Assert.Equal(await RawDailyVolumeAsync(dataSource, day), await AggregateDailyVolumeAsync(dataSource, day));
-        // The rung over the daily aggregate was refreshed after it, over the pending window.
-        Assert.Equal(await RawWeeklyVolumeAsync(dataSource, day), await WeeklyRungVolumeAsync(dataSource, day));
+        // The rungs over the daily and hourly aggregates were refreshed after them, over the pending windows.
+        foreach (var (rung, bucket) in Rungs)
+        {
+            Assert.Equal(await RawVolumeAsync(dataSource, bucket, day), await RungVolumeAsync(dataSource, rung, bucket, day));
+        }
         Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes"));
-    }
-
-    /// <summary>The raw volume of the ISO week (UTC) holding <paramref name="day"/>.</summary>
-    private static Task<decimal> RawWeeklyVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
-        => dataSource.ScalarAsync<decimal>(
-            "SELECT sum(volume) FROM asset_prices_historic WHERE date >= date_trunc('week', $1::timestamptz, 'UTC') AND date < date_trunc('week', $1::timestamptz, 'UTC') + interval '7 days'", day);
-
-    /// <summary>The weekly rung's materialized volume of that week (read from its materialization hypertable: no real-time rows), 0 when none.</summary>
-    private static async Task<decimal> WeeklyRungVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
-    {
-        var table = await dataSource.ScalarAsync<string>(
-            "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) FROM timescaledb_information.continuous_aggregates WHERE view_name = 'asset_prices_weekly'");
-        return await dataSource.ScalarAsync<decimal>(
-            $"SELECT coalesce((SELECT volume FROM {table} WHERE bucket = date_trunc('week', $1::timestamptz, 'UTC')), 0)", day);
     }
 
     [Fact]
@@ -181,6 +172,29 @@ public sealed class ConcurrentRefreshTests(DatabaseFixture fixture)
     private static async Task<decimal> RawDailyVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
         => await dataSource.ScalarAsync<decimal>(
             "SELECT sum(volume) FROM asset_prices_historic WHERE date >= $1 AND date < $1 + interval '1 day'", day);
+
+    /// <summary>The candle ladder's rungs and the bucket of each that holds a time (plain SQL over a value named t, in UTC).</summary>
+    private static readonly (string View, string Bucket)[] Rungs =
+    [
+        ("asset_prices_weekly", "date_trunc('week', t, 'UTC')"),
+        ("asset_prices_monthly", "date_trunc('month', t, 'UTC')"),
+        ("asset_prices_4hour", "date_trunc('day', t, 'UTC') + floor(extract(hour FROM t AT TIME ZONE 'UTC') / 4) * interval '4 hours'"),
+    ];
+
+    /// <summary>The raw volume of the bucket holding <paramref name="day"/>'s 09:00.</summary>
+    private static Task<decimal> RawVolumeAsync(NpgsqlDataSource dataSource, string bucket, DateTimeOffset day)
+        => dataSource.ScalarAsync<decimal>(
+            $"SELECT coalesce(sum(volume), 0) FROM (SELECT volume, date AS t FROM asset_prices_historic) p WHERE {bucket} = (SELECT {bucket} FROM (SELECT $1::timestamptz AS t) x)",
+            day.AddHours(9));
+
+    /// <summary>A rung's materialized volume of that bucket (read from its materialization hypertable: no real-time rows), 0 when none.</summary>
+    private static async Task<decimal> RungVolumeAsync(NpgsqlDataSource dataSource, string rung, string bucket, DateTimeOffset day)
+    {
+        var table = await dataSource.ScalarAsync<string>(
+            "SELECT format('%I.%I', materialization_hypertable_schema, materialization_hypertable_name) FROM timescaledb_information.continuous_aggregates WHERE view_name = $1", rung);
+        return await dataSource.ScalarAsync<decimal>(
+            $"SELECT coalesce((SELECT volume FROM {table} WHERE bucket = (SELECT {bucket} FROM (SELECT $1::timestamptz AS t) x)), 0)", day.AddHours(9));
+    }
 
     private static async Task<decimal> AggregateDailyVolumeAsync(NpgsqlDataSource dataSource, DateTimeOffset day)
         => await dataSource.ScalarAsync<decimal>("SELECT volume FROM asset_prices_daily WHERE bucket = $1", day);

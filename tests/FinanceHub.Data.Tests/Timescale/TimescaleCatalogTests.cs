@@ -1,3 +1,4 @@
+using System.Globalization;
 using FinanceHub.Data.Tests.Infrastructure;
 using FinanceHub.Data.Timescale;
 using FinanceHub.Data.Timescale.Catalog;
@@ -21,20 +22,23 @@ public sealed class TimescaleCatalogTests(DatabaseFixture fixture)
         // Oracle: the internal job table, joined on ids (no names), which is what timescaledb_information.jobs presents.
         var expected = (await fixture.DataSource.QueryAsync(
                 """
-                SELECT c.user_view_name::text, j.id, (j.config->>'start_offset')::interval
+                SELECT c.user_view_name::text, j.id, j.config->>'start_offset'
                 FROM _timescaledb_config.bgw_job j
                 JOIN _timescaledb_catalog.continuous_agg c ON c.mat_hypertable_id = j.hypertable_id
                 WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
                 ORDER BY 1, 2
                 """))
-            .Select(r => ((string)r[0]!, (int)r[1]!, (TimeSpan?)r[2])).ToList();
+            .Select(r => ((string)r[0]!, (int)r[1]!, (string)r[2]!)).ToList();
 
         var found = (await new TimescaleCatalog(fixture.DataSource).GetRefreshPoliciesAsync(null, null, Ct))
             .Where(p => p.JobId is not null).Select(p => (p.View, p.JobId!.Value, p.StartOffset)).OrderBy(p => p.View).ThenBy(p => p.Item2).ToList();
 
-        Assert.Equal([("asset_prices_daily", TimeSpan.FromDays(30)), ("asset_prices_hourly", TimeSpan.FromDays(7))],
-            expected.Select(e => (e.Item1, e.Item3!.Value)));
-        Assert.Equal(expected, found);
+        Assert.Equal([("asset_prices_4hour", "7 days"), ("asset_prices_daily", "30 days"), ("asset_prices_hourly", "7 days"),
+            ("asset_prices_monthly", "3 mons"), ("asset_prices_weekly", "35 days")], expected.Select(e => (e.Item1, e.Item3)));
+        // A reach in months is how far back it reaches as of now (the catalog reports durations).
+        var now = DateTime.UtcNow;
+        Assert.Equal(expected.Select(e => (e.Item1, e.Item2, (TimeSpan?)(e.Item3 == "3 mons" ? now - now.AddMonths(-3) : TimeSpan.FromDays(int.Parse(e.Item3.Split(' ')[0], CultureInfo.InvariantCulture))))),
+            found);
     }
 
     [Fact]
@@ -58,9 +62,10 @@ public sealed class TimescaleCatalogTests(DatabaseFixture fixture)
             WHERE j.proc_name = 'policy_refresh_continuous_aggregate'
             """);
 
-        Assert.Equal(2, expected.Count);
+        // The hourly and daily aggregates and the candle ladder's three rungs.
+        Assert.Equal(5, expected.Count);
         Assert.All(expected, e => Assert.Contains(jobs, j => j.Id == e.Item1 && j.Target == e.Item2));
-        Assert.Equal(2L, joined);
+        Assert.Equal(5L, joined);
     }
 
     [Fact]

@@ -229,7 +229,7 @@ public sealed class TimescaleManagerTests(DatabaseFixture fixture)
         Assert.True(storage.DatabaseBytes > 0);
         Assert.Equal(["api_usage_logs", "asset_prices_historic", "performance_metrics"], storage.Hypertables.Select(h => h.Name));
         Assert.Equal(["api_usage_logs", "asset_prices_historic", "performance_metrics"], hypertables.Select(h => h.Name));
-        Assert.Equal(["asset_prices_daily", "asset_prices_hourly"], aggregates.Select(a => a.View));
+        Assert.Equal(["asset_prices_4hour", "asset_prices_daily", "asset_prices_hourly", "asset_prices_monthly", "asset_prices_weekly"], aggregates.Select(a => a.View));
         Assert.All(aggregates, a => Assert.Equal(fixture.IsCommunity, a.RealTime));
     }
 }

@@ -68,7 +68,8 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             $"""
             SELECT ca.view_schema::text, ca.view_name::text, ca.hypertable_schema::text, ca.hypertable_name::text, j.job_id,
                    -- As a duration (a policy of '3 months' reaches back 89 to 92 days: how far, as of now).
-                   CASE WHEN j.job_id IS NULL THEN NULL ELSE now() - (now() - (j.config->>'start_offset')::interval) END
+                   CASE WHEN j.job_id IS NULL THEN NULL
+                        ELSE (now() AT TIME ZONE 'UTC') - ((now() AT TIME ZONE 'UTC') - (j.config->>'start_offset')::interval) END
             FROM timescaledb_information.continuous_aggregates ca
             LEFT JOIN timescaledb_information.jobs j
               ON j.proc_name = 'policy_refresh_continuous_aggregate' AND {JobOfAggregate(server.RequireRelease(), "j", "ca")}
@@ -205,6 +206,21 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             """, [], r => new AggregateInfo(r.GetString(0), "continuous aggregate",
                 r.IsDBNull(2) ? null : r.GetFieldValue<DateTimeOffset>(2), !r.GetBoolean(1), MaterializedTable: r.GetString(3)), cancellationToken);
         return [.. aggregates.Select(a => a with { RefreshReach = reach.TryGetValue(a.View, out var r) ? r : null })];
+    }
+
+    /// <summary>The watermark of one continuous aggregate (<paramref name="view"/> as <c>schema.name</c> or a bare name), null when nothing is materialized.</summary>
+    public async Task<DateTimeOffset?> GetWatermarkAsync(string view, CancellationToken cancellationToken)
+    {
+        var rows = await dataSource.QueryAsync(
+            """
+            SELECT nullif(greatest(_timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)),
+                                   '0001-01-01 00:00:00+00'::timestamptz), '0001-01-01 00:00:00+00'::timestamptz)
+            FROM _timescaledb_catalog.continuous_agg c
+            JOIN pg_class v ON v.relname = c.user_view_name
+            JOIN pg_namespace n ON n.oid = v.relnamespace AND n.nspname = c.user_view_schema
+            WHERE v.oid = $1::regclass
+            """, [view], r => r.IsDBNull(0) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(0), cancellationToken);
+        return rows is [var watermark] ? watermark : null;
     }
 
     /// <summary>The hypertable a continuous aggregate reads, or null when <paramref name="view"/> is not one.</summary>

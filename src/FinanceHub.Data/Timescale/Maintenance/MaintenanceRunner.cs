@@ -122,19 +122,7 @@ public sealed partial class MaintenanceRunner(
                 {
                     // The ladder's rungs over this aggregate roll up what it holds now: refresh them over the window as
                     // well (their policies may never reach it), or leave them pending in their turn.
-                    foreach (var (rung, rungStart, rungEnd) in PriceAggregateRefresher.RungWindows(view, start, end))
-                    {
-                        var (_, rungPending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync(
-                            "CALL refresh_continuous_aggregate($1::regclass, $2, $3)",
-                            [rung, NpgsqlCommands.TimestampTz(rungStart), NpgsqlCommands.TimestampTz(rungEnd)], ct), cancellationToken);
-                        if (rungPending is not null)
-                        {
-                            await dataSource.ExecuteAsync(
-                                "INSERT INTO financehub.pending_refreshes (view_name, range_start, range_end, reason) VALUES ($1, $2, $3, $4)",
-                                [rung, NpgsqlCommands.TimestampTz(rungStart), NpgsqlCommands.TimestampTz(rungEnd), rungPending], cancellationToken);
-                        }
-                    }
-
+                    await PriceAggregateRefresher.RefreshRungsAsync(dataSource, _catalog, _refreshRetry, view, start, end, cancellationToken);
                     await dataSource.ExecuteAsync("DELETE FROM financehub.pending_refreshes WHERE id = $1", [id], cancellationToken);
                     results.Add(new(policy, "refresh", view, MaintenanceOutcome.Succeeded, $"refreshed [{start:O}, {end:O})", stopwatch.Elapsed, Native: true));
                 }
