@@ -87,6 +87,32 @@ public sealed class OhlcvTests(DatabaseFixture fixture)
         }
     }
 
+    [Theory]
+    [InlineData("1week", "America/New_York")]
+    [InlineData("1month", "America/New_York")]
+    [InlineData("1week", "Europe/Berlin")]
+    public async Task Weekly_and_monthly_candles_in_a_zone_come_from_the_hourly_aggregate_across_a_clock_change(string interval, string zoneId)
+    {
+        var (repository, rows) = await SetUpAsync();
+        var width = BucketWidth.Parse(interval);
+        var (start, end) = (From.AddDays(1), To.AddDays(-1));
+        var options = new OhlcvOptions { TimeZone = zoneId };
+
+        var auto = await repository.GetOhlcvAsync("SOL", width, start, end, options, Ct);
+
+        // The stored ladder is in UTC: a zone's weeks and months are its hourly candles regrouped (ISO weeks from Monday 00:00 local).
+        Assert.Equal("asset_prices_hourly", auto.AggregateUsed);
+        Assert.Equal(Reference.Candles(rows["SOL"], width, TimeZoneInfo.FindSystemTimeZoneById(zoneId), start, end), auto.Candles);
+        // Every candle but the first (cut by the range) starts at local midnight on a Monday, or on the 1st.
+        var zone = TimeZoneInfo.FindSystemTimeZoneById(zoneId);
+        Assert.All(auto.Candles.Skip(1), c =>
+        {
+            var local = TimeZoneInfo.ConvertTime(c.Bucket, zone);
+            Assert.Equal(TimeSpan.Zero, local.TimeOfDay);
+            Assert.True(interval == "1week" ? local.DayOfWeek == DayOfWeek.Monday : local.Day == 1, $"{local:O}");
+        });
+    }
+
     [Fact]
     public async Task Bounds_are_start_inclusive_and_end_exclusive()
     {
