@@ -72,8 +72,9 @@ internal static class PriceAggregateRefresher
     /// <summary>
     /// Community edition: after a refresh of <paramref name="parent"/> (an aggregate over the price rows, its name bare or
     /// qualified) over [<paramref name="start"/>, <paramref name="end"/>), refreshes the candle ladder's rungs over it: the
-    /// same window widened to their whole candles, but never past the parent's watermark rounded down to a whole candle,
-    /// so a rung never materializes a candle its parent has not finished (that one is read from the parent). A rung's
+    /// same window widened to their whole candles, but never past the parent's watermark or an hour before now, rounded
+    /// down to a whole candle: a rung never materializes a candle that its parent has not finished or that has not ended
+    /// (those are read from the parent). A rung's
     /// refresh that a concurrent one keeps busy is recorded in <c>financehub.pending_refreshes</c>, like its parent's.
     /// (On the Apache edition <c>financehub.refresh_materialized_view</c> refreshes the rungs itself.)
     /// </summary>
@@ -96,7 +97,10 @@ internal static class PriceAggregateRefresher
             }
 
             var from = start is { } s ? Floor(s, rung.Width) : (DateTimeOffset?)null;
-            var last = Floor(watermark, rung.Width);
+            // Whole candles only: none past the parent's watermark, and none that has not ended (as the policies, whose
+            // windows end an hour before now). A refresh without an end materializes the parent's current bucket.
+            var ended = DateTimeOffset.UtcNow - PolicyEndOffset;
+            var last = Floor(watermark < ended ? watermark : ended, rung.Width);
             var to = end is { } e && Next(Floor(e.AddTicks(-1), rung.Width), rung.Width) is var wide && wide < last ? wide : last;
             if (from is { } f && Next(f, rung.Width) > to)
             {
