@@ -98,9 +98,16 @@ internal static class PriceAggregateRefresher
 
             var from = start is { } s ? Floor(s, rung.Width) : (DateTimeOffset?)null;
             // Whole candles only: none past the parent's watermark, and none that has not ended (as the policies, whose
-            // windows end an hour before now). A refresh without an end materializes the parent's current bucket.
+            // windows end an hour before now). A refresh without an end materializes the parent's current bucket. But
+            // candles the rung already holds are always recomputed: its own policy, which knows nothing of the parent's
+            // watermark, may have stored one past it (after a gap in the data).
             var ended = DateTimeOffset.UtcNow - PolicyEndOffset;
             var last = Floor(watermark < ended ? watermark : ended, rung.Width);
+            if (await catalog.GetWatermarkAsync(rung.View, cancellationToken) is { } held && held > last)
+            {
+                last = held;
+            }
+
             var to = end is { } e && Next(Floor(e.AddTicks(-1), rung.Width), rung.Width) is var wide && wide < last ? wide : last;
             if (from is { } f && Next(f, rung.Width) > to)
             {

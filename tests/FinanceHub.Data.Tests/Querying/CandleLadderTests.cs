@@ -240,14 +240,20 @@ public sealed class CandleLadderTests(DatabaseFixture fixture)
         var load = await Ingestor(dataSource).IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
         Assert.All(load.AggregateRefreshes ?? [], r => Assert.Equal(AggregateRefreshStatus.Refreshed, r.Status));
         await RefreshParentsAsync(dataSource);
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes"));
         return (dataSource, rows);
     }
 
+    /// <summary>Pauses every policy and waits for a run under way (the migrations make the rungs' policies due at once).</summary>
     private async Task PausePoliciesAsync(NpgsqlDataSource dataSource)
     {
         if (fixture.IsCommunity)
         {
             await dataSource.ExecuteAsync("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs");
+            for (var i = 0; i < 200 && await dataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.job_stats WHERE job_status = 'Running'") > 0; i++)
+            {
+                await Task.Delay(50, Ct);
+            }
         }
     }
 
@@ -305,6 +311,7 @@ public sealed class CandleLadderTests(DatabaseFixture fixture)
                 var load = await Ingestor(dataSource).IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
                 Assert.All(load.AggregateRefreshes ?? [], r => Assert.Equal(AggregateRefreshStatus.Refreshed, r.Status));
                 await RefreshParentsAsync(dataSource);
+                Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.pending_refreshes"));
                 var late = Reference.GeneratePrices("BTC", To, Late, seed: 13);
                 await Ingestor(dataSource).IngestPricesAsync(late, new IngestOptions { RefreshAggregates = false }, Ct);
                 rows.AddRange(late);
