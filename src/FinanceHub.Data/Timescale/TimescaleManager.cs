@@ -418,10 +418,22 @@ public sealed partial class TimescaleManager(
         var relation = await ResolveAsync(view, "mv", cancellationToken);
         if (await _catalog.GetAggregateSourceAsync(relation.Schema, relation.Name, cancellationToken) is { } source)
         {
-            // Never reach before the oldest raw chunk: those buckets would be recomputed from nothing and deleted.
-            if (await _catalog.GetOldestChunkStartAsync(source.Schema, source.Name, cancellationToken) is { } floor && (start is null || start < floor))
+            // Never reach before the oldest raw chunk: those buckets would be recomputed from nothing and deleted. With no
+            // chunk at all (retention or archiving dropped every one) there is nothing to compute and everything to lose.
+            if (await _catalog.GetOldestChunkStartAsync(source.Schema, source.Name, cancellationToken) is not { } floor)
+            {
+                return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Refreshed, 0, null);
+            }
+
+            if (start is null || start < floor)
             {
                 start = floor;
+            }
+
+            if (end is { } until && until <= start)
+            {
+                // The whole window lies before the oldest chunk.
+                return new AggregateRefreshResult(relation.Name, start, end, AggregateRefreshStatus.Refreshed, 0, null);
             }
 
             // A refresh policy may be refreshing an overlapping window right now (55P03 since 2.27): wait and retry, then

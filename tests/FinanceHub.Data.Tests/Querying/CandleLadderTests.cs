@@ -207,6 +207,46 @@ public sealed class CandleLadderTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task Dropping_the_raw_rows_keeps_the_ladder_and_refreshes_after_the_drop_recompute_it_from_the_parents()
+    {
+        var (_, dataSource) = await fixture.CreateDatabaseAsync("ladder_retention", migrate: true);
+        await using var _ = dataSource;
+        await PausePoliciesAsync(dataSource);
+        // Six weeks of old prices (from Monday 2026-07-27), and the last ten days, which stay.
+        var (oldFrom, oldTo) = (new DateTimeOffset(2026, 7, 27, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 9, 7, 0, 0, 0, TimeSpan.Zero));
+        var today = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        var rows = Reference.GeneratePrices("ETH", oldFrom, oldTo, seed: 21);
+        rows.AddRange(Reference.GeneratePrices("ETH", today.AddDays(-10), today.AddDays(-1), seed: 22));
+        await Ingestor(dataSource).IngestPricesAsync(rows, new IngestOptions { OnUnknownSymbol = UnknownSymbolMode.Create }, Ct);
+        await RefreshParentsAsync(dataSource);
+        var weekly = await PlainSqlCandlesAsync(dataSource, "1week", oldFrom, oldTo, "ETH");
+        var monthly = await PlainSqlCandlesAsync(dataSource, "1month", new DateTimeOffset(2026, 8, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 9, 1, 0, 0, 0, TimeSpan.Zero), "ETH");
+
+        // Retention drops the old chunks (60 days: outside every parent's refresh window).
+        var dropped = await Manager(dataSource).DropChunksOlderThanAsync("asset_prices_historic", TimeSpan.FromDays(60), Ct);
+        Assert.True(dropped > 0);
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date < $1", oldTo));
+        // Refreshes after the drop: the project's, over everything, and on the community edition one of the old weeks
+        // and month as a rung's policy would run it (it reads the parent, which keeps them).
+        await RefreshParentsAsync(dataSource);
+        if (fixture.IsCommunity)
+        {
+            await dataSource.ExecuteAsync("CALL refresh_continuous_aggregate('asset_prices_weekly', $1, $2)", oldFrom, oldTo);
+            await dataSource.ExecuteAsync("CALL refresh_continuous_aggregate('asset_prices_monthly', '2026-08-01', '2026-09-01')");
+        }
+
+        var repository = new TimeSeriesRepository(dataSource, Manager(dataSource));
+        var weeks = await repository.GetOhlcvAsync("ETH", BucketWidth.OneWeek, oldFrom, oldTo, cancellationToken: Ct);
+        var months = await repository.GetOhlcvAsync("ETH", BucketWidth.OneMonth, new DateTimeOffset(2026, 8, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 9, 1, 0, 0, 0, TimeSpan.Zero), cancellationToken: Ct);
+
+        Assert.Equal(6, weekly.Count);
+        Assert.Equal(Aggregates.Weekly, weeks.AggregateUsed);
+        Assert.Equal(weekly, weeks.Candles);
+        Assert.Equal(Aggregates.Monthly, months.AggregateUsed);
+        Assert.Equal(monthly, months.Candles);
+    }
+
+    [Fact]
     public async Task The_ladder_is_listed_with_watermarks_no_later_than_its_parents()
     {
         var (dataSource, _, _) = await SetUpAsync();

@@ -197,6 +197,31 @@ public sealed class TimescaleManagerTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_refresh_after_every_raw_chunk_was_dropped_keeps_the_aggregates_history()
+    {
+        fixture.RequireCommunity();
+        var (_, dataSource) = await fixture.CreateDatabaseAsync("refresh_no_chunks", migrate: true);
+        await using var _ = dataSource;
+        var asset = await dataSource.InsertAssetAsync("BTC");
+        var today = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        await dataSource.InsertPricesAsync(asset, today.AddDays(-800), today.AddDays(-760), TimeSpan.FromHours(1));
+        var manager = Manager(dataSource);
+        await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct);
+        await manager.RefreshContinuousAggregateAsync("asset_prices_weekly", cancellationToken: Ct);
+        var days = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_daily");
+        var weeks = await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_weekly");
+
+        Assert.True(await manager.DropChunksOlderThanAsync("asset_prices_historic", TimeSpan.FromDays(730), Ct) > 0);
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'asset_prices_historic'"));
+        await manager.RefreshContinuousAggregateAsync("asset_prices_daily", cancellationToken: Ct);
+
+        // Nothing to compute, everything to lose: a refresh without an end would have deleted every bucket.
+        Assert.Equal(40L, days);
+        Assert.Equal(days, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_daily"));
+        Assert.Equal(weeks, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_weekly"));
+    }
+
+    [Fact]
     public async Task Retention_policy_on_the_apache_edition_is_a_project_policy_that_can_be_changed_and_removed()
     {
         fixture.RequireApache();
