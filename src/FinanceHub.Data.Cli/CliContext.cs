@@ -72,7 +72,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
     }
 
     /// <summary>The library's services for the connection the command line asks for.</summary>
-    public static ServiceProvider CreateServices(ParseResult parseResult, bool database = true)
+    public static ServiceProvider CreateServices(ParseResult parseResult, bool database = true, Action<IServiceCollection>? configure = null)
     {
         var settings = new Dictionary<string, string?>();
         if (parseResult.GetValue(GlobalOptions.Connection) is { Length: > 0 } connection)
@@ -105,6 +105,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
             services.PostConfigure<DatabaseOptions>(o => o.ConnectionString = settings[$"{DatabaseOptions.SectionName}:ConnectionString"]);
         }
 
+        configure?.Invoke(services);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
         if (database && !provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<DatabaseOptions>>().Value.IsConfigured)
         {

@@ -13,14 +13,18 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
     private readonly Option<string?> _from = new("--from") { Description = "Archive rows from this instant (with --to)." };
     private readonly Option<string?> _to = new("--to") { Description = "Archive rows before this instant (with --from)." };
     private readonly Option<int?> _olderThanDays = new("--older-than-days") { Description = "Automated: archive, verify, upload and drop every whole chunk older than this many days." };
+    private readonly Option<string?> _format = new("--format")
+    {
+        Description = "csv (gzip CSV) or parquet (typed columns under table=/year=/month= folders that DuckDB, Athena, Trino and Spark read in place); default ARCHIVE_FORMAT, else csv.",
+    };
 
     public Command Build()
     {
         var command = new Command("archive",
-            "Archive rows to gzip CSV (and S3 when ARCHIVE_S3_BUCKET is set). With --older-than-days: archive every old chunk, " +
+            "Archive rows to gzip CSV or Parquet (and S3 when ARCHIVE_S3_BUCKET is set). With --older-than-days: archive every old chunk, " +
             "verify it, upload and verify it remotely, and only then drop it; safe to re-run after a failure.")
         {
-            _table, _from, _to, _olderThanDays,
+            _table, _from, _to, _olderThanDays, _format,
         };
         command.SetAction((parseResult, ct) => RunAsync(parseResult, ct));
         return command;
@@ -35,7 +39,9 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
         }
 
         var table = parseResult.GetValue(_table)!;
-        await using var services = CliContext.CreateServices(parseResult);
+        var format = parseResult.GetValue(_format) is { } text ? ParseFormat(text) : (ArchiveFormat?)null;
+        await using var services = CliContext.CreateServices(parseResult,
+            configure: s => s.PostConfigure<ArchiveOptions>(o => o.Format = format ?? o.Format));
         var archiver = services.GetRequiredService<IDataArchiver>();
         if (days is { } d)
         {
@@ -67,7 +73,7 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
         }
 
         var archive = await archiver.ArchiveTableAsync(
-            new ArchiveRequest(table, Parsing.Instant(from!, "--from"), Parsing.Instant(to!, "--to")),
+            new ArchiveRequest(table, Parsing.Instant(from!, "--from"), Parsing.Instant(to!, "--to"), format),
             context.ProgressLines<long>(n => $"exported {n:N0} rows"), cancellationToken);
         if (CliContext.Json(parseResult))
         {
@@ -80,12 +86,24 @@ internal sealed class ArchiveCommand(CliContext context) : ICliCommand
 
         return ExitCodes.Ok;
     }
+
+    private static ArchiveFormat ParseFormat(string text)
+    {
+        try
+        {
+            return ArchiveFormats.Parse(text, "--format");
+        }
+        catch (ArgumentException ex)
+        {
+            throw new CliUsageException("archive: " + ex.Message);
+        }
+    }
 }
 
 /// <summary><c>restore</c>: an archive, or every archive of a table's time range, back into the table.</summary>
 internal sealed class RestoreCommand(CliContext context) : ICliCommand
 {
-    private readonly Argument<string?> _archive = new("archive") { Description = "Path of a local .csv.gz archive, or its S3 key (or use --table with --from and --to).", Arity = ArgumentArity.ZeroOrOne };
+    private readonly Argument<string?> _archive = new("archive") { Description = "Path of a local .csv.gz or .parquet archive, or its S3 key (or use --table with --from and --to).", Arity = ArgumentArity.ZeroOrOne };
     private readonly Option<string?> _table = new("--table") { Description = "Target table (default: the archive's); with --from/--to, the table whose archives to restore." };
     private readonly Option<string?> _from = new("--from") { Description = "With --table: restore every archive of the table whose range reaches past this instant..." };
     private readonly Option<string?> _to = new("--to") { Description = "...and starts before this one (local files, else their S3 copies)." };

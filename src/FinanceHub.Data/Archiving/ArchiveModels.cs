@@ -3,7 +3,11 @@ using System.Text.Json.Serialization;
 namespace FinanceHub.Data.Archiving;
 
 /// <summary>What to archive: rows of one of the project's hypertables with <c>start &lt;= time &lt; end</c>.</summary>
-public sealed record ArchiveRequest(string Table, DateTimeOffset Start, DateTimeOffset End);
+/// <param name="Table">The table.</param>
+/// <param name="Start">Inclusive start.</param>
+/// <param name="End">Exclusive end.</param>
+/// <param name="Format">The file format; by default the configured one (<see cref="ArchiveOptions.Format"/>).</param>
+public sealed record ArchiveRequest(string Table, DateTimeOffset Start, DateTimeOffset End, ArchiveFormat? Format = null);
 
 /// <summary>A column of an archived table.</summary>
 public sealed record ArchiveColumn(string Name, string Type);
@@ -32,10 +36,10 @@ public sealed record ArchiveManifest
     /// <summary>Rows in the file.</summary>
     public required long RowCount { get; init; }
 
-    /// <summary>SHA-256 of the gzip file, hex.</summary>
+    /// <summary>SHA-256 of the data file, hex.</summary>
     public required string FileSha256 { get; init; }
 
-    /// <summary>Size of the gzip file.</summary>
+    /// <summary>Size of the data file.</summary>
     public required long FileSize { get; init; }
 
     /// <summary>Order-independent checksum of the rows (financehub.content_checksum).</summary>
@@ -47,22 +51,25 @@ public sealed record ArchiveManifest
     /// <summary>When it was made.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
 
-    /// <summary>File format.</summary>
-    public string Format { get; init; } = "csv+gzip";
+    /// <summary>File format: <c>csv+gzip</c> or <c>parquet</c>.</summary>
+    public string Format { get; init; } = ArchiveFiles.CsvGzipManifestFormat;
 
     /// <summary>Name of the data file beside the manifest.</summary>
     public required string DataFile { get; init; }
 
     /// <summary>
-    /// How a NULL is written: this text, unquoted (a quoted one is text). Load the file elsewhere with
-    /// <c>COPY table FROM ... (FORMAT csv, HEADER true, NULL '\N')</c>.
+    /// gzip CSV: how a NULL is written, this text unquoted (a quoted one is text). Load the file elsewhere with
+    /// <c>COPY table FROM ... (FORMAT csv, HEADER true, NULL '\N')</c>. Parquet files have nulls of their own: none.
     /// </summary>
-    public string NullMarker { get; init; } = "\\N";
+    public string? NullMarker { get; init; } = "\\N";
+
+    /// <summary>Parquet: rows per row group.</summary>
+    public int? RowGroupRows { get; init; }
 }
 
 /// <summary>An archive: its manifest and where its file is.</summary>
 /// <param name="Manifest">The manifest.</param>
-/// <param name="LocalPath">Path of the local gzip file, if there is one.</param>
+/// <param name="LocalPath">Path of the local data file, if there is one.</param>
 /// <param name="S3Key">Key of the remote copy, if there is one.</param>
 public sealed record ArchiveInfo(ArchiveManifest Manifest, string? LocalPath, string? S3Key);
 

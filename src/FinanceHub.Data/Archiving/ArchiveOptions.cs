@@ -3,7 +3,7 @@ namespace FinanceHub.Data.Archiving;
 /// <summary>
 /// Where archives go. Section <c>FinanceHub:Archive</c>, overlaid by the seed's variables: <c>ARCHIVE_BASE_PATH</c>,
 /// <c>ARCHIVE_S3_BUCKET</c>, <c>ARCHIVE_S3_PREFIX</c>, <c>AWS_REGION</c>, <c>AWS_ACCESS_KEY_ID</c>,
-/// <c>AWS_SECRET_ACCESS_KEY</c>; plus <c>AWS_ENDPOINT_URL_S3</c> (or <c>ARCHIVE_S3_SERVICE_URL</c>) and
+/// <c>AWS_SECRET_ACCESS_KEY</c>; plus <c>ARCHIVE_FORMAT</c> (csv or parquet), <c>AWS_ENDPOINT_URL_S3</c> (or <c>ARCHIVE_S3_SERVICE_URL</c>) and
 /// <c>ARCHIVE_S3_FORCE_PATH_STYLE</c> for S3-compatible stores.
 /// </summary>
 public sealed class ArchiveOptions
@@ -53,6 +53,15 @@ public sealed class ArchiveOptions
     /// <summary>Secret key (<c>AWS_SECRET_ACCESS_KEY</c>).</summary>
     public string? SecretAccessKey { get; set; }
 
+    /// <summary>
+    /// Format of new archives (<c>ARCHIVE_FORMAT</c>: <c>csv</c> or <c>parquet</c>); an archive request may choose its own.
+    /// Restores read both, whatever this says.
+    /// </summary>
+    public ArchiveFormat Format { get; set; } = ArchiveFormat.CsvGzip;
+
+    /// <summary>Rows per Parquet row group: what an export holds in memory at once, and what a query engine reads as a unit.</summary>
+    public int ParquetRowGroupRows { get; set; } = 250_000;
+
     /// <summary>Files larger than this are uploaded in parts of this size.</summary>
     public long MultipartPartSize { get; set; } = 16L * 1024 * 1024;
 
@@ -69,6 +78,7 @@ public sealed class ArchiveOptions
         Region = getVariable("AWS_REGION") is { Length: > 0 } region ? region : Region;
         ServiceUrl = (getVariable("AWS_ENDPOINT_URL_S3") ?? getVariable("ARCHIVE_S3_SERVICE_URL")) is { Length: > 0 } url ? url : ServiceUrl;
         ForcePathStyle = getVariable("ARCHIVE_S3_FORCE_PATH_STYLE") is { Length: > 0 } pathStyle ? bool.Parse(pathStyle) : ForcePathStyle;
+        Format = getVariable("ARCHIVE_FORMAT") is { Length: > 0 } format ? ArchiveFormats.Parse(format, "ARCHIVE_FORMAT") : Format;
         AccessKeyId = getVariable("AWS_ACCESS_KEY_ID") is { Length: > 0 } key ? key : AccessKeyId;
         SecretAccessKey = getVariable("AWS_SECRET_ACCESS_KEY") is { Length: > 0 } secret ? secret : SecretAccessKey;
     }

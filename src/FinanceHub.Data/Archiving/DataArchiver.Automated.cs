@@ -77,7 +77,7 @@ public sealed partial class DataArchiver
             // A new export when there is no archive to resume, or its local file is gone before a remote copy was verified.
             if (record is null || (record.LocalPath is null || !File.Exists(record.LocalPath)) && record.Status < ArchiveStatus.RemoteVerified)
             {
-                var (exported, path) = await ExportAsync(definition, start, end, null, cancellationToken);
+                var (exported, path) = await ExportAsync(definition, start, end, _options.Format, null, cancellationToken);
                 await InsertRecordAsync(exported, path, cancellationToken);
                 record = (await FindRecordsAsync(definition.Table, start, end, cancellationToken)).Single(r => r.Id == exported.Id);
                 await CheckpointAsync(ArchiveCheckpoint.AfterExport, record.Id);

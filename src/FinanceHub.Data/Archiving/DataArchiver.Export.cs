@@ -13,18 +13,25 @@ namespace FinanceHub.Data.Archiving;
 public sealed partial class DataArchiver
 {
     private async Task<(ArchiveManifest Manifest, string Path)> ExportAsync(
-        HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, IProgress<long>? progress, CancellationToken cancellationToken)
+        HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, ArchiveFormat format, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         var id = Guid.NewGuid();
-        var folder = Path.Combine(_options.BasePath, definition.Table);
-        Directory.CreateDirectory(folder);
-        var name = string.Create(CultureInfo.InvariantCulture, $"{definition.Table}_{start.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}_{end.UtcDateTime:yyyyMMdd'T'HHmmss'Z'}_{id:N}.csv.gz");
+        var folder = Path.Combine(_options.BasePath, ArchiveFiles.RelativeFolder(definition.Table, start, format));
+        var name = ArchiveFiles.DataFileName(definition.Table, start, end, id, format);
         var path = Path.Combine(folder, name);
         var partial = path + ".partial";
 
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(IsolationLevel.RepeatableRead, cancellationToken);
         var columns = await ArchiveColumns.ReadAsync(connection, transaction, definition.Table, cancellationToken);
+        if (format == ArchiveFormat.Parquet && ParquetArchive.Problem(columns) is { } problem)
+        {
+            throw new InvalidOperationException(
+                $"{definition.Table} cannot be archived as Parquet: {problem}. Archive it as gzip CSV (--format csv, or ARCHIVE_FORMAT=csv), " +
+                "or give the column a type with an exact Parquet counterpart.");
+        }
+
+        Directory.CreateDirectory(folder);
         string schemaVersion;
         await using (var command = new NpgsqlCommand("SELECT max(migration_id) FROM \"__EFMigrationsHistory\"", connection, transaction))
         {
@@ -55,18 +62,29 @@ public sealed partial class DataArchiver
                 var hashing = new HashingStream(file);
                 await using (hashing)
                 {
-                    var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
                     var time = SqlIdentifiers.Quote(definition.TimeColumn);
+                    // The bounds are timestamps formatted here (COPY takes no parameters), the names quoted identifiers.
+                    var range = $"FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}";
                     try
                     {
-                        // The bounds are timestamps formatted here (COPY takes no parameters), the names quoted identifiers.
-                        using var export = await connection.BeginTextExportAsync(
-                            $"COPY (SELECT {names} FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= {TimestampLiteral(start)} AND {time} < {TimestampLiteral(end)}) " +
-                            $"TO STDOUT (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", failed.Token);
+                        if (format == ArchiveFormat.Parquet)
+                        {
+                            // Typed values straight from a binary COPY into typed columns, one row group in memory at a time.
+                            using var export = await connection.BeginBinaryExportAsync(
+                                $"COPY (SELECT {string.Join(", ", columns.Select(ParquetArchive.SelectExpression))} {range}) TO STDOUT (FORMAT binary)", failed.Token);
+                            await ParquetArchive.WriteAsync(export, hashing, columns, _options.ParquetRowGroupRows,
+                                progress is null ? null : rows => progress.Report(rows), failed.Token);
+                        }
+                        else
+                        {
+                            var names = string.Join(", ", columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+                            using var export = await connection.BeginTextExportAsync(
+                                $"COPY (SELECT {names} {range}) TO STDOUT (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", failed.Token);
 
-                        // The raw bytes under the text reader: UTF-8 as the server sent it, never decoded here.
-                        await ParallelGzip.CompressAsync(export.BaseStream, hashing, CompressionDegree,
-                            progress is null ? null : ReportEvery100K(progress), failed.Token);
+                            // The raw bytes under the text reader: UTF-8 as the server sent it, never decoded here.
+                            await ParallelGzip.CompressAsync(export.BaseStream, hashing, CompressionDegree,
+                                progress is null ? null : ReportEvery100K(progress), failed.Token);
+                        }
                     }
                     catch
                     {
@@ -90,7 +108,9 @@ public sealed partial class DataArchiver
             {
                 Id = id, Table = definition.Table, TimeColumn = definition.TimeColumn, Columns = columns, RangeStart = start, RangeEnd = end,
                 RowCount = rows, FileSha256 = sha256, FileSize = size, ContentChecksum = checksum, SchemaVersion = schemaVersion,
-                CreatedAt = timeProvider.GetUtcNow(), DataFile = name,
+                CreatedAt = timeProvider.GetUtcNow(), DataFile = name, Format = ArchiveFiles.ManifestFormat(format),
+                NullMarker = format == ArchiveFormat.Parquet ? null : ArchiveColumns.Null,
+                RowGroupRows = format == ArchiveFormat.Parquet ? _options.ParquetRowGroupRows : null,
             };
             await File.WriteAllTextAsync(ManifestPath(path), JsonSerializer.Serialize(manifest, ArchiveJsonContext.Default.ArchiveManifest), cancellationToken);
             File.Move(partial, path, overwrite: true);
@@ -163,7 +183,7 @@ public sealed partial class DataArchiver
             await create.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await CopyCsvIntoAsync(connection, manifest, path, "financehub_archive_staging", cancellationToken);
+        await CopyArchiveIntoAsync(connection, manifest, path, "financehub_archive_staging", cancellationToken);
         var (stagedRows, checksum) = await ContentChecksumAsync(connection, transaction, "financehub_archive_staging", manifest.TimeColumn,
             DateTimeOffset.MinValue.AddYears(1), DateTimeOffset.MaxValue.AddYears(-1), cancellationToken);
         if (stagedRows != manifest.RowCount || checksum != manifest.ContentChecksum)
@@ -186,8 +206,14 @@ public sealed partial class DataArchiver
         }
     }
 
+    /// <summary>Streams an archive file of either format into <paramref name="table"/> (a staging table, or the target itself).</summary>
+    private static Task CopyArchiveIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
+        => ArchiveFiles.FromManifest(manifest) == ArchiveFormat.Parquet
+            ? ParquetArchive.CopyIntoAsync(connection, manifest, path, table, cancellationToken)
+            : CopyCsvIntoAsync(connection, manifest, path, table, cancellationToken);
+
     /// <summary>
-    /// Streams an archive file into <paramref name="table"/> (a staging table, or the target itself) through PostgreSQL's
+    /// Streams a gzip CSV archive into <paramref name="table"/> (a staging table, or the target itself) through PostgreSQL's
     /// own CSV reader (the format it wrote, and what the archives have always been: csv, a header, NULL as an unquoted
     /// \N); this process only decompresses, into the raw bytes under the COPY writer.
     /// </summary>

@@ -109,9 +109,7 @@ public sealed partial class DataArchiver
         }
     }
 
-    private static string ManifestPath(string dataPath) => dataPath.EndsWith(".csv.gz", StringComparison.Ordinal)
-        ? dataPath[..^".csv.gz".Length] + ".manifest.json"
-        : dataPath + ".manifest.json";
+    private static string ManifestPath(string dataPath) => Path.Combine(Path.GetDirectoryName(dataPath) ?? "", ArchiveFiles.ManifestName(Path.GetFileName(dataPath)));
 
     private static async Task<ArchiveManifest> ReadManifestAsync(string path, CancellationToken cancellationToken)
     {

@@ -105,7 +105,7 @@ public sealed partial class DataArchiver
 
         try
         {
-            await CopyCsvIntoAsync(connection, manifest, path, target, cancellationToken);
+            await CopyArchiveIntoAsync(connection, manifest, path, target, cancellationToken);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -180,7 +180,7 @@ public sealed partial class DataArchiver
         ArchiveManifest? manifest = null;
         await S3CallAsync(bucket, async s3 =>
         {
-            using (var manifestObject = await s3.GetObjectAsync(bucket, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken))
+            using (var manifestObject = await s3.GetObjectAsync(bucket, ArchiveFiles.ManifestBeside(key), cancellationToken))
             {
                 manifest = ManifestValidation.Validate(
                     await JsonSerializer.DeserializeAsync(manifestObject.ResponseStream, ArchiveJsonContext.Default.ArchiveManifest, cancellationToken),

@@ -64,7 +64,7 @@ public sealed partial class DataArchiver
             do
             {
                 response = await s3.ListObjectsV2Async(request, cancellationToken);
-                objects.AddRange((response.S3Objects ?? []).Where(o => o.Key.EndsWith(".csv.gz", StringComparison.Ordinal))
+                objects.AddRange((response.S3Objects ?? []).Where(o => ArchiveFiles.IsDataFile(o.Key))
                     .Select(o => new S3ArchiveObject(o.Key, o.Size ?? 0, o.LastModified is { } m ? new DateTimeOffset(m.ToUniversalTime(), TimeSpan.Zero) : default)));
                 request.ContinuationToken = response.NextContinuationToken;
             }
@@ -162,8 +162,11 @@ public sealed partial class DataArchiver
     /// <summary>Uploads a verified archive and its manifest, checks the remote copy, and records it (status RemoteVerified); returns the key.</summary>
     private async Task<string> UploadArchiveAsync(ArchiveRecord record, CancellationToken cancellationToken)
     {
-        var key = $"{_options.S3Prefix.TrimEnd('/')}/{record.TableName}/{Path.GetFileName(record.LocalPath!)}";
-        await UploadToS3Async(ManifestPath(record.LocalPath!), _options.S3Bucket!, key.Replace(".csv.gz", ".manifest.json", StringComparison.Ordinal), cancellationToken);
+        // The same layout as on disk: {prefix}/{table}/ for gzip CSV, {prefix}/table=…/year=…/month=…/ for Parquet.
+        var name = Path.GetFileName(record.LocalPath!);
+        var format = name.EndsWith(".parquet", StringComparison.Ordinal) ? ArchiveFormat.Parquet : ArchiveFormat.CsvGzip;
+        var key = $"{_options.S3Prefix.TrimEnd('/')}/{ArchiveFiles.RelativeFolder(record.TableName, record.RangeStart, format)}/{name}";
+        await UploadToS3Async(ManifestPath(record.LocalPath!), _options.S3Bucket!, ArchiveFiles.ManifestBeside(key), cancellationToken);
         await UploadToS3Async(record.LocalPath!, _options.S3Bucket!, key, cancellationToken);
         await SetStatusAsync(record.Id, record.Status, ArchiveStatus.RemoteVerified, "remote_verified_at", _options.S3Bucket, key, cancellationToken);
         record.Status = ArchiveStatus.RemoteVerified;

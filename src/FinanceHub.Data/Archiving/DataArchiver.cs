@@ -95,7 +95,7 @@ public sealed partial class DataArchiver(
             throw new ArgumentException($"The archive range start ({request.Start:O}) must be before its end ({request.End:O}).", nameof(request));
         }
 
-        var (manifest, path) = await ExportAsync(definition, request.Start, request.End, progress, cancellationToken);
+        var (manifest, path) = await ExportAsync(definition, request.Start, request.End, request.Format ?? _options.Format, progress, cancellationToken);
         await InsertRecordAsync(manifest, path, cancellationToken);
         if (!_options.S3Enabled)
         {

@@ -64,12 +64,23 @@ internal static partial class ManifestValidation
 
         if (manifest.DataFile is null || !DataFileName().IsMatch(manifest.DataFile) || Path.GetFileName(manifest.DataFile) != manifest.DataFile)
         {
-            problems.Add($"its data file '{manifest.DataFile}' is not a plain *.csv.gz name beside the manifest");
+            problems.Add($"its data file '{manifest.DataFile}' is not a plain *.csv.gz or *.parquet name beside the manifest");
         }
 
-        if (manifest.Format != "csv+gzip" || manifest.NullMarker != ArchiveColumns.Null)
+        switch (manifest.Format)
         {
-            problems.Add($"its format '{manifest.Format}' with NULL marker '{manifest.NullMarker}' is not csv+gzip with {ArchiveColumns.Null}");
+            case ArchiveFiles.CsvGzipManifestFormat when manifest.NullMarker != ArchiveColumns.Null || manifest.DataFile?.EndsWith(".csv.gz", StringComparison.Ordinal) != true:
+                problems.Add($"its format csv+gzip needs the NULL marker {ArchiveColumns.Null} (not '{manifest.NullMarker}') and a *.csv.gz data file");
+                break;
+            case ArchiveFiles.ParquetManifestFormat when manifest.DataFile?.EndsWith(".parquet", StringComparison.Ordinal) != true
+                                                         || manifest.Columns is { Count: > 0 } && ParquetArchive.Problem(manifest.Columns) is not null:
+                problems.Add($"its format parquet needs a *.parquet data file and columns with Parquet types ({(manifest.Columns is { Count: > 0 } ? ParquetArchive.Problem(manifest.Columns) : null) ?? "ok"})");
+                break;
+            case ArchiveFiles.CsvGzipManifestFormat or ArchiveFiles.ParquetManifestFormat:
+                break;
+            default:
+                problems.Add($"its format '{manifest.Format}' is neither csv+gzip nor parquet");
+                break;
         }
 
         return problems.Count == 0
@@ -81,6 +92,6 @@ internal static partial class ManifestValidation
     [GeneratedRegex("^[0-9a-f]{64}$", RegexOptions.CultureInvariant)]
     private static partial Regex Sha256Hex();
 
-    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.csv\.gz$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"^[A-Za-z0-9][A-Za-z0-9_.\-]*\.(csv\.gz|parquet)$", RegexOptions.CultureInvariant)]
     private static partial Regex DataFileName();
 }

@@ -1,0 +1,314 @@
+using System.Globalization;
+using System.Net;
+using Npgsql;
+using NpgsqlTypes;
+using Parquet;
+using FinanceHub.Data.Timescale;
+using Parquet.Schema;
+
+namespace FinanceHub.Data.Archiving;
+
+/// <summary>
+/// Parquet archives: rows streamed from a binary COPY into typed Parquet columns, one row group at a time, and back from
+/// a Parquet file into a binary COPY. PostgreSQL types map to Parquet's logical types so that query engines read the
+/// cold tier with the database's types: <c>numeric(p,s)</c> as DECIMAL(p,s), <c>timestamptz</c> as a UTC TIMESTAMP in
+/// microseconds, integers and doubles as themselves, text (and <c>inet</c>, <c>uuid</c> in PostgreSQL's text form) as STRING.
+/// </summary>
+internal static class ParquetArchive
+{
+    /// <summary>The largest numeric precision a Parquet archive keeps exactly (.NET's decimal holds 28 digits).</summary>
+    public const int MaxDecimalPrecision = 28;
+
+    /// <summary>Why <paramref name="columns"/> cannot be archived as Parquet (null when they can).</summary>
+    public static string? Problem(IReadOnlyList<ArchiveColumn> columns)
+    {
+        var problems = columns.Select(c => (c, Problem: ColumnProblem(c))).Where(p => p.Problem is not null).Select(p => $"{p.c.Name} {p.c.Type}: {p.Problem}").ToList();
+        return problems.Count == 0 ? null : string.Join("; ", problems);
+    }
+
+    private static string? ColumnProblem(ArchiveColumn column)
+    {
+        if (!ArchiveColumns.IsSupported(column.Type))
+        {
+            return "not a type archives hold";
+        }
+
+        if (BaseType(column.Type) != "numeric")
+        {
+            return null;
+        }
+
+        return ParseNumeric(column.Type) is not { } numeric
+            ? "a numeric without a declared precision and scale has no exact Parquet decimal type"
+            : numeric.Precision > MaxDecimalPrecision ? $"a precision above {MaxDecimalPrecision} digits does not fit a decimal exactly" : null;
+    }
+
+    /// <summary>The SQL expression that a Parquet export selects for a column (PostgreSQL's text form of inet and uuid).</summary>
+    public static string SelectExpression(ArchiveColumn column)
+        => BaseType(column.Type) is "inet" or "uuid" ? SqlIdentifiers.Quote(column.Name) + "::text" : SqlIdentifiers.Quote(column.Name);
+
+    /// <summary>
+    /// Writes every row of <paramref name="export"/> (a binary COPY of <paramref name="columns"/>, selected with
+    /// <see cref="SelectExpression"/>) to <paramref name="output"/> as Parquet, in row groups of <paramref name="rowGroupRows"/>
+    /// rows; memory holds one row group. Returns the number of rows.
+    /// </summary>
+    public static async Task<long> WriteAsync(
+        NpgsqlBinaryExporter export, Stream output, IReadOnlyList<ArchiveColumn> columns, int rowGroupRows, Action<long>? rowsWritten,
+        CancellationToken cancellationToken)
+    {
+        var buffers = columns.Select(c => ColumnBuffer.For(c, rowGroupRows)).ToArray();
+        var schema = new ParquetSchema(buffers.Select(b => (Field)b.Field).ToArray());
+        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = System.IO.Compression.CompressionLevel.Fastest };
+        long rows = 0;
+        await using (var writer = await ParquetWriter.CreateAsync(schema, output, options, append: false, cancellationToken))
+        {
+            var inGroup = 0;
+            while (await export.StartRowAsync(cancellationToken) != -1)
+            {
+                foreach (var buffer in buffers)
+                {
+                    await buffer.ReadAsync(export, inGroup, cancellationToken);
+                }
+
+                if (++inGroup == rowGroupRows)
+                {
+                    await FlushAsync(writer, buffers, inGroup, cancellationToken);
+                    rows += inGroup;
+                    inGroup = 0;
+                    rowsWritten?.Invoke(rows);
+                }
+            }
+
+            if (inGroup > 0 || rows == 0)
+            {
+                // An empty range still gets one (empty) row group, so the file states its schema to every reader.
+                await FlushAsync(writer, buffers, inGroup, cancellationToken);
+                rows += inGroup;
+            }
+        }
+
+        return rows;
+    }
+
+    private static async Task FlushAsync(ParquetWriter writer, ColumnBuffer[] buffers, int count, CancellationToken cancellationToken)
+    {
+        using var group = writer.CreateRowGroup();
+        foreach (var buffer in buffers)
+        {
+            await buffer.WriteAsync(group, count, cancellationToken);
+        }
+
+        group.CompleteValidate();
+    }
+
+    /// <summary>
+    /// Streams the rows of a Parquet archive into <paramref name="table"/> through a binary COPY, one row group in memory at
+    /// a time. The file's columns must be the manifest's, by name and Parquet type; anything else is an integrity error.
+    /// </summary>
+    public static async Task CopyIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
+    {
+        var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
+        ParquetReader reader;
+        try
+        {
+            reader = await ParquetReader.CreateAsync(path, cancellationToken: cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} is not a readable Parquet file ({ex.Message}): it is corrupt or truncated.");
+        }
+
+        await using (reader)
+        {
+            var buffers = manifest.Columns.Select(c => ColumnBuffer.For(c, 0)).ToArray();
+            var fields = reader.Schema.GetDataFields();
+            for (var i = 0; i < buffers.Length; i++)
+            {
+                if (i >= fields.Length || fields[i].Name != buffers[i].Field.Name || fields[i].ClrType != buffers[i].Field.ClrType)
+                {
+                    throw new ArchiveIntegrityException(
+                        $"Archive {Path.GetFileName(path)} has columns ({string.Join(", ", fields.Select(f => $"{f.Name} {f.ClrType.Name}"))}) that are not its " +
+                        $"manifest's ({string.Join(", ", manifest.Columns.Select(c => $"{c.Name} {c.Type}"))}).");
+                }
+
+                buffers[i].Field = fields[i];
+            }
+
+            await using var import = await connection.BeginBinaryImportAsync(
+                $"COPY {SqlIdentifiers.Quote(table)} ({names}) FROM STDIN (FORMAT binary)", cancellationToken);
+            try
+            {
+                for (var g = 0; g < reader.RowGroupCount; g++)
+                {
+                    using var group = reader.OpenRowGroupReader(g);
+                    var count = checked((int)group.RowCount);
+                    foreach (var buffer in buffers)
+                    {
+                        await buffer.LoadAsync(group, count, cancellationToken);
+                    }
+
+                    for (var row = 0; row < count; row++)
+                    {
+                        await import.StartRowAsync(cancellationToken);
+                        foreach (var buffer in buffers)
+                        {
+                            await buffer.WriteAsync(import, row, cancellationToken);
+                        }
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or FormatException or OverflowException
+                                           or IndexOutOfRangeException or InvalidCastException)
+            {
+                throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
+            }
+
+            // Disposed without completing, the COPY is cancelled: nothing of a half-read file is kept.
+            await import.CompleteAsync(cancellationToken);
+        }
+    }
+
+    private static string BaseType(string type) => type.Split('(')[0];
+
+    private static (int Precision, int Scale)? ParseNumeric(string type)
+    {
+        // format_type writes numeric(20,8); a bare numeric has no typmod.
+        var open = type.IndexOf('(', StringComparison.Ordinal);
+        if (open < 0)
+        {
+            return null;
+        }
+
+        var parts = type[(open + 1)..type.IndexOf(')', StringComparison.Ordinal)].Split(',');
+        return (int.Parse(parts[0], CultureInfo.InvariantCulture), parts.Length > 1 ? int.Parse(parts[1], CultureInfo.InvariantCulture) : 0);
+    }
+
+    /// <summary>One column's values for a row group, and how they pass between COPY and Parquet.</summary>
+    private abstract class ColumnBuffer
+    {
+        public required DataField Field { get; set; }
+
+        public abstract ValueTask ReadAsync(NpgsqlBinaryExporter export, int row, CancellationToken cancellationToken);
+
+        public abstract Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken);
+
+        public abstract Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken);
+
+        public abstract ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken);
+
+        public static ColumnBuffer For(ArchiveColumn column, int capacity)
+        {
+            var name = column.Name;
+            return BaseType(column.Type) switch
+            {
+                "integer" => new Values<int>(capacity, NpgsqlDbType.Integer) { Field = new DataField<int?>(name, nullable: true) },
+                "bigint" => new Values<long>(capacity, NpgsqlDbType.Bigint) { Field = new DataField<long?>(name, nullable: true) },
+                "smallint" => new Values<short>(capacity, NpgsqlDbType.Smallint) { Field = new DataField<short?>(name, nullable: true) },
+                "double precision" => new Values<double>(capacity, NpgsqlDbType.Double) { Field = new DataField<double?>(name, nullable: true) },
+                "boolean" => new Values<bool>(capacity, NpgsqlDbType.Boolean) { Field = new DataField<bool?>(name, nullable: true) },
+                "numeric" when ParseNumeric(column.Type) is { } numeric => new Values<decimal>(capacity, NpgsqlDbType.Numeric)
+                {
+                    // Fixed-length bytes: the decimal encoding every engine reads (Hive and Impala read no other).
+                    Field = new DecimalDataField(name, numeric.Precision, numeric.Scale, forceByteArrayEncoding: true, isNullable: true),
+                },
+                "timestamp with time zone" => new Timestamps(capacity)
+                {
+                    Field = new DateTimeDataField(name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
+                },
+                "inet" => new Strings(capacity, NpgsqlDbType.Inet, s => ParseInet(s)) { Field = new DataField<string>(name, nullable: true) },
+                "uuid" => new Strings(capacity, NpgsqlDbType.Uuid, s => Guid.Parse(s, CultureInfo.InvariantCulture)) { Field = new DataField<string>(name, nullable: true) },
+                "character varying" => new Strings(capacity, NpgsqlDbType.Varchar, null) { Field = new DataField<string>(name, nullable: true) },
+                "character" => new Strings(capacity, NpgsqlDbType.Char, null) { Field = new DataField<string>(name, nullable: true) },
+                "text" => new Strings(capacity, NpgsqlDbType.Text, null) { Field = new DataField<string>(name, nullable: true) },
+                _ => throw new NotSupportedException($"Column {name} of type {column.Type} cannot be archived as Parquet."),
+            };
+        }
+
+        private static NpgsqlInet ParseInet(string text)
+        {
+            var slash = text.IndexOf('/', StringComparison.Ordinal);
+            return slash < 0
+                ? new NpgsqlInet(IPAddress.Parse(text))
+                : new NpgsqlInet(IPAddress.Parse(text[..slash]), byte.Parse(text[(slash + 1)..], CultureInfo.InvariantCulture));
+        }
+    }
+
+    private class Values<T>(int capacity, NpgsqlDbType type) : ColumnBuffer where T : struct
+    {
+        protected T?[] Buffer { get; set; } = new T?[capacity];
+
+        public override async ValueTask ReadAsync(NpgsqlBinaryExporter export, int row, CancellationToken cancellationToken)
+        {
+            if (export.IsNull)
+            {
+                Buffer[row] = null;
+                await export.SkipAsync(cancellationToken);
+            }
+            else
+            {
+                Buffer[row] = Convert(await export.ReadAsync<T>(type, cancellationToken));
+            }
+        }
+
+        protected virtual T Convert(T value) => value;
+
+        public override Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken)
+            => group.WriteAsync<T>(Field, Buffer.AsMemory(0, count), cancellationToken: cancellationToken);
+
+        public override async Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken)
+        {
+            if (Buffer.Length < count)
+            {
+                Buffer = new T?[count];
+            }
+
+            await group.ReadAsync<T>(Field, Buffer.AsMemory(0, count), cancellationToken: cancellationToken);
+        }
+
+        public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)
+            => Buffer[row] is { } value ? new ValueTask(import.WriteAsync(Convert(value), type, cancellationToken)) : new ValueTask(import.WriteNullAsync(cancellationToken));
+    }
+
+    /// <summary>timestamptz: UTC on both sides (a Parquet reader may hand back an unspecified kind).</summary>
+    private sealed class Timestamps(int capacity) : Values<DateTime>(capacity, NpgsqlDbType.TimestampTz)
+    {
+        protected override DateTime Convert(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
+    }
+
+    private sealed class Strings(int capacity, NpgsqlDbType type, Func<string, object>? parse) : ColumnBuffer
+    {
+        private string?[] _buffer = new string?[capacity];
+
+        public override async ValueTask ReadAsync(NpgsqlBinaryExporter export, int row, CancellationToken cancellationToken)
+        {
+            if (export.IsNull)
+            {
+                _buffer[row] = null;
+                await export.SkipAsync(cancellationToken);
+            }
+            else
+            {
+                // inet and uuid arrive as text (see SelectExpression).
+                _buffer[row] = await export.ReadAsync<string>(parse is null ? type : NpgsqlDbType.Text, cancellationToken);
+            }
+        }
+
+        public override Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken)
+            => group.WriteAsync(Field, new ArraySegment<string?>(_buffer, 0, count)!);
+
+        public override async Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken)
+        {
+            if (_buffer.Length < count)
+            {
+                _buffer = new string?[count];
+            }
+
+            await group.ReadAsync(Field, _buffer.AsMemory(0, count)!, cancellationToken: cancellationToken);
+        }
+
+        public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)
+            => _buffer[row] is not { } value ? new ValueTask(import.WriteNullAsync(cancellationToken))
+                : parse is null ? new ValueTask(import.WriteAsync(value, type, cancellationToken))
+                : new ValueTask(import.WriteAsync(parse(value), type, cancellationToken));
+    }
+}
