@@ -74,6 +74,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
             throw new ArgumentException("Series must be a symbol, metric name or endpoint, or null for all.", nameof(query));
         }
 
+        await ColdTier.RequireInDatabaseAsync(dataSource, Hypertables.Get(query.Table!), [(query.Start, query.End)], $"Bucketed {query.Table}", cancellationToken);
         var grouped = query.PerSeries || query.Series is not null;
         var sql = $"""
             SELECT time_bucket($1, {t.Time}) AS bucket, {(grouped ? t.Series : "NULL::text")} AS series,
@@ -125,6 +126,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 throw new ArgumentException("Session candles cannot be adjusted yet; ask for one or the other.", nameof(options));
             }
 
+            await RequireRawRowsAsync([(start, end)]);
             return await FromRawRowsAsync(calendar.TimeZoneId,
                 ReadSessionCandlesAsync(normalized, interval, calendar, start, end, options.FillGaps, cancellationToken));
         }
@@ -138,6 +140,7 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 throw new ArgumentException("Adjusted candles cannot be gap-filled yet; ask for adjusted candles without gap filling, or fill the gaps of unadjusted ones.", nameof(options));
             }
 
+            await RequireRawRowsAsync([(start, end)]);
             return await FromRawRowsAsync(zoneId, ReadAdjustedCandlesAsync(normalized, interval, zoneId, start, end, cancellationToken));
         }
 
@@ -164,6 +167,9 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
                 (view, aggFrom, aggTo) = (null, start, start);
             }
         }
+
+        // The parts read from raw rows must still be in the database; the aggregate keeps candles of archived and dropped rows.
+        await RequireRawRowsAsync(view is null ? [(start, end)] : [(start, aggFrom), (aggTo, end)]);
 
         // Gap filling: TimescaleDB's time_bucket_gapfill and locf where the edition has them, the same result built from
         // generate_series over the zone's calendar where it does not.
@@ -212,6 +218,9 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         }
 
         return new OhlcvResult(symbol, interval, zoneId, start, end, candles, view);
+
+        Task RequireRawRowsAsync((DateTimeOffset, DateTimeOffset)[] raw)
+            => ColdTier.RequireInDatabaseAsync(dataSource, Hypertables.AssetPrices, raw, $"Candles of {normalized}", cancellationToken);
 
         // Candles read from raw rows alone; none at all may mean an unknown symbol, which throws.
         async Task<OhlcvResult> FromRawRowsAsync(string resultZone, Task<List<Candle>> reading)

@@ -1,0 +1,82 @@
+using System.Globalization;
+using FinanceHub.Data.Entities;
+using FinanceHub.Data.Timescale;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace FinanceHub.Data.Querying;
+
+/// <summary>A range of a table whose rows were archived and dropped and are not back: they live only in the archives.</summary>
+/// <param name="Table">The table.</param>
+/// <param name="Start">Inclusive start of the archived range.</param>
+/// <param name="End">Exclusive end.</param>
+/// <param name="ArchiveIds">The archives that hold its rows.</param>
+public sealed record ColdRange(string Table, DateTimeOffset Start, DateTimeOffset End, IReadOnlyList<Guid> ArchiveIds);
+
+/// <summary>
+/// A query reached rows that are no longer in the database, only in the cold tier (archived and dropped): rather than an
+/// answer with fewer rows or candles than the data has, this names the ranges and how to reach them.
+/// </summary>
+public sealed class ColdTierException(string message, IReadOnlyList<ColdRange> ranges) : InvalidOperationException(message)
+{
+    /// <summary>The archived ranges the query reached.</summary>
+    public IReadOnlyList<ColdRange> Ranges { get; } = ranges;
+}
+
+/// <summary>Finds the archived-and-dropped ranges a read of raw rows would reach (one query, the archive catalog's index).</summary>
+internal static class ColdTier
+{
+    /// <summary>
+    /// Throws <see cref="ColdTierException"/> when any of <paramref name="ranges"/> (the parts of a request read from raw
+    /// rows) overlaps a range whose archives were dropped and that holds no row now. A restored range, or one that
+    /// received rows again, counts as back. Aggregates keep their candles when rows are dropped, so the parts a request
+    /// reads from an aggregate are not checked.
+    /// </summary>
+    public static async Task RequireInDatabaseAsync(
+        NpgsqlDataSource dataSource, HypertableDefinition table, IReadOnlyCollection<(DateTimeOffset Start, DateTimeOffset End)> ranges, string what,
+        CancellationToken cancellationToken)
+    {
+        var parts = ranges.Where(r => r.Start < r.End).ToList();
+        if (parts.Count == 0)
+        {
+            return;
+        }
+
+        var time = SqlIdentifiers.Quote(table.TimeColumn);
+        await using var command = dataSource.CreateCommand(
+            $"""
+            SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at)
+            FROM financehub.archives a
+            WHERE a.table_name = $1 AND a.status = 'Dropped'
+              AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) r(s, e) WHERE a.range_start < r.e AND a.range_end > r.s)
+              AND NOT EXISTS (SELECT 1 FROM {SqlIdentifiers.Quote(table.Table)} t WHERE t.{time} >= a.range_start AND t.{time} < a.range_end)
+            GROUP BY a.range_start, a.range_end
+            ORDER BY a.range_start
+            """);
+        command.Parameters.Add(new() { Value = table.Table, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = parts.Select(p => p.Start.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new() { Value = parts.Select(p => p.End.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        var cold = new List<ColdRange>();
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                cold.Add(new ColdRange(table.Table, reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetFieldValue<Guid[]>(2)));
+            }
+        }
+
+        if (cold.Count == 0)
+        {
+            return;
+        }
+
+        var (from, to) = (cold.Min(c => c.Start), cold.Max(c => c.End));
+        var described = string.Join(", ", cold.Select(c => $"[{Format(c.Start)}, {Format(c.End)})"));
+        throw new ColdTierException(
+            $"{what} reaches rows of {table.Table} that were archived and dropped: {described}. They are in the cold tier, not in the database, " +
+            $"so the answer would be incomplete. Restore them (financehub-data restore --table {table.Table} --from {Format(from)} --to {Format(to)}), " +
+            "query the archives in place (README, \"Querying the cold tier\"), or ask for a range after them.", cold);
+    }
+
+    private static string Format(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}
