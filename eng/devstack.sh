@@ -4,7 +4,11 @@
 # debootstrap. No Docker engine is needed.
 #
 #   eng/devstack.sh up       provision (first time, cached) and start both servers; idempotent
-#   eng/devstack.sh down     stop both servers (the root and the database files stay)
+#   eng/devstack.sh up --replica   the same, plus a streaming standby of the PostgreSQL server (pg_basebackup) for
+#                            read-replica routing (point FINANCEHUB_READ_CONNECTION_STRING at port 55435 to use it;
+#                            `env` gives the tests its address); its tests stop and start it with:
+#   eng/devstack.sh replica stop|start|status
+#   eng/devstack.sh down     stop the servers (the root and the database files stay)
 #   eng/devstack.sh status   say what runs where
 #   eng/devstack.sh env      print the environment variables that point the project at the stack
 #   eng/devstack.sh reset    stop, then delete the database files (the cached root stays)
@@ -12,6 +16,7 @@
 # Settings (environment):
 #   DEVSTACK_ROOT      where the trixie root is cached   (default /var/cache/financehub-devstack/trixie)
 #   DEVSTACK_PG_PORT   PostgreSQL port on 127.0.0.1      (default 55432)
+#   DEVSTACK_REPLICA_PORT  the standby's port on 127.0.0.1 (default 55435)
 #   DEVSTACK_S3_PORT   moto_server port on 127.0.0.1     (default 55433)
 #   DEVSTACK_S3_AUTH_PORT  a second moto_server that enforces credentials, for tests of wrong ones (default 55434)
 #   DEVSTACK_MIRROR    Debian mirror for debootstrap     (default: read from the host's apt sources)
@@ -25,6 +30,8 @@ S3_PORT=${DEVSTACK_S3_PORT:-55433}
 S3_AUTH_PORT=${DEVSTACK_S3_AUTH_PORT:-55434}
 PG_PASSWORD=financehub
 PG_DATA=/srv/financehub/pgdata          # inside the root
+REPLICA_PORT=${DEVSTACK_REPLICA_PORT:-55435}
+REPLICA_DATA=/srv/financehub/standby    # inside the root
 LOG_DIR=/srv/financehub/log             # inside the root
 PACKAGES=(postgresql-17 postgresql-17-timescaledb python3-moto python3-flask python3-flask-cors)
 
@@ -128,6 +135,34 @@ start_pg() {
     || fail "PostgreSQL did not start; see $ROOT$LOG_DIR/postgresql.log"
 }
 
+replica_running() { [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && as_postgres pg_ctl -D "$REPLICA_DATA" status >/dev/null 2>&1; }
+
+# A streaming standby of the server above, in the same root: a base backup of the running primary, hot standby on its
+# own port. Made once; later starts catch up from the primary's WAL (or are made again when they cannot).
+start_replica() {
+  if replica_running; then say "standby already running on 127.0.0.1:$REPLICA_PORT"; return; fi
+  if [ ! -f "$ROOT$REPLICA_DATA/PG_VERSION" ]; then
+    say "making a streaming standby with pg_basebackup"
+    rm -rf "${ROOT:?}$REPLICA_DATA"
+    PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD pg_basebackup -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$REPLICA_DATA" \
+      -X stream -R --checkpoint=fast >"$ROOT$LOG_DIR/basebackup.log" 2>&1 || fail "pg_basebackup failed; see $ROOT$LOG_DIR/basebackup.log"
+    cat >>"$ROOT$REPLICA_DATA/postgresql.auto.conf" <<CONF
+port = $REPLICA_PORT
+primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=postgres password=$PG_PASSWORD application_name=financehub_standby'
+hot_standby = on
+hot_standby_feedback = on
+max_standby_streaming_delay = 30s
+CONF
+  fi
+  say "starting the standby on 127.0.0.1:$REPLICA_PORT"
+  as_postgres pg_ctl -D "$REPLICA_DATA" -l "$LOG_DIR/standby.log" -w -t 60 start >/dev/null \
+    || fail "the standby did not start; see $ROOT$LOG_DIR/standby.log (eng/devstack.sh replica reset makes it again)"
+}
+
+stop_replica() {
+  if replica_running; then as_postgres pg_ctl -D "$REPLICA_DATA" -m fast -w stop >/dev/null; say "standby stopped"; fi
+}
+
 s3_pid() { cat "$ROOT$LOG_DIR/moto${1:-}.pid" 2>/dev/null || true; }
 s3_running() { local p; p=$(s3_pid "${1:-}"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
@@ -163,6 +198,12 @@ export AWS_REGION=us-east-1
 export ARCHIVE_S3_FORCE_PATH_STYLE=true
 export FINANCEHUB_TEST_S3_AUTH_ENDPOINT=http://127.0.0.1:$S3_AUTH_PORT
 ENV
+  if [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ]; then
+    cat <<ENV
+export FINANCEHUB_TEST_REPLICA_CONNECTION_STRING="Host=127.0.0.1;Port=$REPLICA_PORT;Database=financehub;Username=postgres;Password=$PG_PASSWORD"
+export FINANCEHUB_TEST_REPLICA_CONTROL="$(cd "$(dirname "$0")" && pwd)/devstack.sh replica"
+ENV
+  fi
 }
 
 cmd=${1:-}
@@ -177,9 +218,20 @@ case "$cmd" in
       "SELECT 1 FROM pg_database WHERE datname='financehub'" | grep -q 1 \
       || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE financehub' \
       || fail "cannot create database financehub"
-    say "up: PostgreSQL 127.0.0.1:$PG_PORT (database financehub), S3 http://127.0.0.1:$S3_PORT"
+    if [ "${2:-}" = "--replica" ]; then start_replica; fi
+    say "up: PostgreSQL 127.0.0.1:$PG_PORT (database financehub), S3 http://127.0.0.1:$S3_PORT$(replica_running && echo ", standby 127.0.0.1:$REPLICA_PORT")"
+    ;;
+  replica)
+    case "${2:-}" in
+      start) need_root replica; start_pg; start_replica ;;
+      stop) stop_replica ;;
+      reset) stop_replica; rm -rf "${ROOT:?}$REPLICA_DATA"; say "standby removed" ;;
+      status) if replica_running; then echo "standby:    running on 127.0.0.1:$REPLICA_PORT"; else echo "standby:    stopped"; fi ;;
+      *) fail "usage: $0 replica start|stop|reset|status" ;;
+    esac
     ;;
   down)
+    stop_replica
     if [ -d "$ROOT$PG_DATA" ] && pg_running; then as_postgres pg_ctl -D "$PG_DATA" -m fast -w stop >/dev/null; say "PostgreSQL stopped"; fi
     for name in "" -auth; do
       if s3_running "$name"; then kill "$(s3_pid "$name")"; rm -f "$ROOT$LOG_DIR/moto$name.pid"; say "moto_server$name stopped"; fi
@@ -187,14 +239,15 @@ case "$cmd" in
     ;;
   reset)
     "$0" down
-    rm -rf "${ROOT:?}$PG_DATA"; say "database files removed"
+    rm -rf "${ROOT:?}$PG_DATA" "${ROOT:?}$REPLICA_DATA"; say "database files removed"
     ;;
   status)
     [ -f "$ROOT/.financehub-provisioned" ] && echo "root:       $ROOT (provisioned)" || echo "root:       $ROOT (not provisioned; run: $0 up)"
     if [ -f "$ROOT/.financehub-provisioned" ] && pg_running; then echo "postgresql: running on 127.0.0.1:$PG_PORT"; else echo "postgresql: stopped"; fi
+    if replica_running; then echo "standby:    running on 127.0.0.1:$REPLICA_PORT"; else echo "standby:    stopped"; fi
     if s3_running; then echo "s3 (moto):  running on 127.0.0.1:$S3_PORT"; else echo "s3 (moto):  stopped"; fi
     if s3_running -auth; then echo "s3 (auth):  running on 127.0.0.1:$S3_AUTH_PORT"; else echo "s3 (auth):  stopped"; fi
     ;;
   env) print_env ;;
-  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -102,7 +102,8 @@ internal sealed class CliContext(TextWriter output, TextWriter error, bool inter
         // A --connection given on the command line wins over the environment, which AddFinanceHubData overlays.
         if (settings.Count > 0)
         {
-            services.PostConfigure<DatabaseOptions>(o => o.ConnectionString = settings[$"{DatabaseOptions.SectionName}:ConnectionString"]);
+            // The read endpoint of the environment belongs to the server the environment names, not to this one.
+            services.PostConfigure<DatabaseOptions>(o => (o.ConnectionString, o.ReadConnectionString) = (settings[$"{DatabaseOptions.SectionName}:ConnectionString"], null));
         }
 
         configure?.Invoke(services);

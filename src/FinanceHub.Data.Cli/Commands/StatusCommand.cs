@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FinanceHub.Data.Configuration;
+using FinanceHub.Data.Replicas;
 using FinanceHub.Data.Timescale;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,7 +41,8 @@ internal sealed class StatusCommand(CliContext context) : ICliCommand
             migrations,
             health.ExtensionInstalled ? await manager.GetHypertablesAsync(cancellationToken) : [],
             installed ? await manager.GetJobsAsync(cancellationToken) : [],
-            installed ? await manager.GetAggregatesAsync(cancellationToken) : []);
+            installed ? await manager.GetAggregatesAsync(cancellationToken) : [],
+            services.GetRequiredService<ReplicaRouter>() is { Replica: not null } router ? await router.GetStatusAsync(cancellationToken) : null);
 
         if (CliContext.Json(parseResult))
         {
@@ -71,6 +73,13 @@ internal sealed class StatusCommand(CliContext context) : ICliCommand
 
         summary.AddRow("Background workers", Format.Escape($"{h.RunningBackgroundWorkers} running, {h.MaxBackgroundWorkers?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "-"} max"));
         summary.AddRow("Toolkit", h.ToolkitInstalled ? "installed" : "not installed");
+        if (report.ReadEndpoint is { } r)
+        {
+            summary.AddRow("Read endpoint", Format.Escape(!r.Reachable ? $"{r.Endpoint}: down ({r.Error}); reads go to the primary"
+                : !r.InRecovery ? $"{r.Endpoint}: a primary, not a standby (no replay lag)"
+                : $"{r.Endpoint}: standby, replay lag {(r.ReplayLag is { } lag ? $"{lag.TotalSeconds:0.###} s" : "unknown")}{(r.ReplayPaused ? ", replay paused" : "")}"));
+        }
+
         var pending = report.Migrations.Count(m => !m.Applied);
         summary.AddRow("Migrations", $"{report.Migrations.Count - pending} applied, {pending} pending");
         console.Write(summary);
@@ -131,5 +140,5 @@ internal sealed class StatusCommand(CliContext context) : ICliCommand
 
     internal sealed record StatusReport(
         string Database, TimescaleHealth Health, IReadOnlyList<FeatureSupport> Features, IReadOnlyList<MigrationState> Migrations,
-        IReadOnlyList<HypertableInfo> Hypertables, IReadOnlyList<JobInfo> Jobs, IReadOnlyList<AggregateInfo> Aggregates);
+        IReadOnlyList<HypertableInfo> Hypertables, IReadOnlyList<JobInfo> Jobs, IReadOnlyList<AggregateInfo> Aggregates, ReplicaStatus? ReadEndpoint);
 }

@@ -33,6 +33,26 @@ public sealed class DatabaseOptions
     /// <summary>Password (<c>TIMESCALE_DB_PASSWORD</c>).</summary>
     public string? Password { get; set; }
 
+    /// <summary>Variable of <see cref="ReadConnectionString"/>.</summary>
+    public const string ReadConnectionStringVariable = "FINANCEHUB_READ_CONNECTION_STRING";
+
+    /// <summary>
+    /// A read endpoint beside the primary (<c>FINANCEHUB_READ_CONNECTION_STRING</c>): a streaming replica, or several hosts
+    /// with Npgsql's <c>Target Session Attributes=prefer-standby</c>. Candle, bucket and as-of queries and
+    /// <c>IFinanceHubReadContextFactory</c> contexts read there; writes, ingest, maintenance, archiving and migrations
+    /// always use the primary. None: everything uses the primary. Without a password it takes the primary's.
+    /// </summary>
+    public string? ReadConnectionString { get; set; }
+
+    /// <summary>
+    /// The most replay lag a replica read may have by default (<c>FINANCEHUB_MAX_REPLICA_LAG</c>, seconds); a read whose
+    /// replica is further behind, or down, goes to the primary. None: any lag (a query can still ask for a limit).
+    /// </summary>
+    public TimeSpan? MaxReplicaLag { get; set; }
+
+    /// <summary>After a replica failed to answer, reads skip it for this long before trying it again.</summary>
+    public TimeSpan ReplicaRetryAfter { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// How refreshes that the project starts (after an ingest or a restore, by <c>maintain</c> or the manager) wait behind a
     /// concurrent refresh of the same aggregate before reporting the window as pending (section <c>AggregateRefreshRetry</c>).
@@ -86,6 +106,40 @@ public sealed class DatabaseOptions
         {
             Password = password;
         }
+
+        if (getVariable(ReadConnectionStringVariable) is { Length: > 0 } read)
+        {
+            ReadConnectionString = read;
+        }
+
+        if (getVariable("FINANCEHUB_MAX_REPLICA_LAG") is { Length: > 0 } lag)
+        {
+            MaxReplicaLag = double.TryParse(lag, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds >= 0
+                ? TimeSpan.FromSeconds(seconds)
+                : throw new InvalidOperationException($"FINANCEHUB_MAX_REPLICA_LAG must be a number of seconds (0 or more); got '{lag}'.");
+        }
+    }
+
+    /// <summary>The read endpoint's connection string (password and application name as the primary's), or null without one.</summary>
+    public string? BuildReadConnectionString(string? applicationName = "FinanceHub.Data (reads)")
+    {
+        if (string.IsNullOrWhiteSpace(ReadConnectionString))
+        {
+            return null;
+        }
+
+        var builder = new NpgsqlConnectionStringBuilder(ReadConnectionString);
+        if (string.IsNullOrEmpty(builder.Password) && (Password ?? new NpgsqlConnectionStringBuilder(BuildConnectionString(null)).Password) is { Length: > 0 } password)
+        {
+            builder.Password = password;
+        }
+
+        if (string.IsNullOrEmpty(builder.ApplicationName) && applicationName is not null)
+        {
+            builder.ApplicationName = applicationName;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>The Npgsql connection string these options describe.</summary>

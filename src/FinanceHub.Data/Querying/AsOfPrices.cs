@@ -42,6 +42,9 @@ public sealed record AsOfOptions
     /// <summary>How old a price may be and still count (null: any age). An older one is reported <see cref="AsOfStatus.Stale"/>.</summary>
     public TimeSpan? MaxAge { get; init; }
 
+    /// <summary>With a read endpoint: the most replay lag the answer may have (see <see cref="OhlcvOptions.MaxStaleness"/>).</summary>
+    public TimeSpan? MaxStaleness { get; init; }
+
     /// <summary>No staleness limit.</summary>
     public static AsOfOptions Default { get; } = new();
 }

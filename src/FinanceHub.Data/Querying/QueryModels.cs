@@ -54,6 +54,12 @@ public sealed record OhlcvOptions
     /// </summary>
     public Sessions.ExchangeCalendar? Session { get; init; }
 
+    /// <summary>
+    /// With a read endpoint configured: the most replay lag the answer may have; a replica further behind, or down, sends
+    /// the query to the primary. None: <c>MaxReplicaLag</c> of the options (by default any lag).
+    /// </summary>
+    public TimeSpan? MaxStaleness { get; init; }
+
     /// <summary>Defaults: UTC, no gap filling, automatic source.</summary>
     public static OhlcvOptions Default { get; } = new();
 }
@@ -67,7 +73,11 @@ public sealed record OhlcvOptions
 /// <param name="Candles">Oldest first.</param>
 /// <param name="AggregateUsed">The aggregate read for the whole buckets, if any.</param>
 public sealed record OhlcvResult(
-    string Symbol, BucketWidth Interval, string TimeZone, DateTimeOffset Start, DateTimeOffset End, IReadOnlyList<Candle> Candles, string? AggregateUsed);
+    string Symbol, BucketWidth Interval, string TimeZone, DateTimeOffset Start, DateTimeOffset End, IReadOnlyList<Candle> Candles, string? AggregateUsed)
+{
+    /// <summary>With a read endpoint configured: <c>replica</c>, or <c>primary (why)</c>; null without one.</summary>
+    public string? ServedBy { get; init; }
+}
 
 /// <summary>One bucket of <see cref="ITimeSeriesRepository.GetTimeBucketedDataAsync(TimeBucketQuery, CancellationToken)"/>.</summary>
 /// <param name="Bucket">Start of the bucket.</param>
@@ -86,4 +96,6 @@ public sealed record TimeBucketRow(DateTimeOffset Bucket, string? Series, long C
 /// <param name="End">Exclusive end.</param>
 /// <param name="PerSeries">One row per bucket and asset / metric / endpoint, instead of one per bucket.</param>
 /// <param name="Series">Only this asset symbol / metric name / endpoint.</param>
-public sealed record TimeBucketQuery(string Table, BucketWidth Bucket, DateTimeOffset Start, DateTimeOffset End, bool PerSeries = false, string? Series = null);
+/// <param name="MaxStaleness">With a read endpoint: the most replay lag the answer may have (see <see cref="OhlcvOptions.MaxStaleness"/>).</param>
+public sealed record TimeBucketQuery(
+    string Table, BucketWidth Bucket, DateTimeOffset Start, DateTimeOffset End, bool PerSeries = false, string? Series = null, TimeSpan? MaxStaleness = null);
