@@ -2,9 +2,9 @@ using System.Globalization;
 using System.Net;
 using Npgsql;
 using NpgsqlTypes;
-using Parquet;
+using ParquetSharp;
+using ParquetSharp.IO;
 using FinanceHub.Data.Timescale;
-using Parquet.Schema;
 
 namespace FinanceHub.Data.Archiving;
 
@@ -57,48 +57,48 @@ internal static class ParquetArchive
         CancellationToken cancellationToken)
     {
         var buffers = columns.Select(c => ColumnBuffer.For(c, rowGroupRows)).ToArray();
-        var schema = new ParquetSchema(buffers.Select(b => (Field)b.Field).ToArray());
-        var options = new ParquetOptions { CompressionMethod = CompressionMethod.Zstd, CompressionLevel = System.IO.Compression.CompressionLevel.Fastest };
+        using var properties = new WriterPropertiesBuilder().Compression(Compression.Zstd).CompressionLevel(1).CreatedBy("FinanceHub.Data").Build();
+        using var stream = new ManagedOutputStream(output, leaveOpen: true);
+        using var writer = new ParquetFileWriter(stream, buffers.Select(b => b.Column).ToArray(), properties);
         long rows = 0;
-        await using (var writer = await ParquetWriter.CreateAsync(schema, output, options, append: false, cancellationToken))
+        var inGroup = 0;
+        while (await export.StartRowAsync(cancellationToken) != -1)
         {
-            var inGroup = 0;
-            while (await export.StartRowAsync(cancellationToken) != -1)
+            foreach (var buffer in buffers)
             {
-                foreach (var buffer in buffers)
-                {
-                    await buffer.ReadAsync(export, inGroup, cancellationToken);
-                }
-
-                if (++inGroup == rowGroupRows)
-                {
-                    await FlushAsync(writer, buffers, inGroup, cancellationToken);
-                    rows += inGroup;
-                    inGroup = 0;
-                    rowsWritten?.Invoke(rows);
-                }
+                await buffer.ReadAsync(export, inGroup, cancellationToken);
             }
 
-            if (inGroup > 0 || rows == 0)
+            if (++inGroup == rowGroupRows)
             {
-                // An empty range still gets one (empty) row group, so the file states its schema to every reader.
-                await FlushAsync(writer, buffers, inGroup, cancellationToken);
+                Flush(writer, buffers, inGroup);
                 rows += inGroup;
+                inGroup = 0;
+                rowsWritten?.Invoke(rows);
             }
         }
 
+        if (inGroup > 0 || rows == 0)
+        {
+            // An empty range still gets one (empty) row group, so the file states its schema to every reader.
+            Flush(writer, buffers, inGroup);
+            rows += inGroup;
+        }
+
+        writer.Close();
         return rows;
     }
 
-    private static async Task FlushAsync(ParquetWriter writer, ColumnBuffer[] buffers, int count, CancellationToken cancellationToken)
+    private static void Flush(ParquetFileWriter writer, ColumnBuffer[] buffers, int count)
     {
-        using var group = writer.CreateRowGroup();
+        using var group = writer.AppendRowGroup();
         foreach (var buffer in buffers)
         {
-            await buffer.WriteAsync(group, count, cancellationToken);
+            using var column = group.NextColumn();
+            buffer.Write(column, count);
         }
 
-        group.CompleteValidate();
+        group.Close();
     }
 
     /// <summary>
@@ -108,43 +108,43 @@ internal static class ParquetArchive
     public static async Task CopyIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
     {
         var names = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
-        ParquetReader reader;
+        ParquetFileReader reader;
         try
         {
-            reader = await ParquetReader.CreateAsync(path, cancellationToken: cancellationToken);
+            reader = new ParquetFileReader(path);
         }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or ArgumentException or InvalidOperationException)
+        catch (ParquetException ex)
         {
             throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} is not a readable Parquet file ({ex.Message}): it is corrupt or truncated.");
         }
 
-        await using (reader)
+        using (reader)
         {
             var buffers = manifest.Columns.Select(c => ColumnBuffer.For(c, 0)).ToArray();
-            var fields = reader.Schema.GetDataFields();
-            for (var i = 0; i < buffers.Length; i++)
+            var schema = reader.FileMetaData.Schema;
+            var fileColumns = Enumerable.Range(0, schema.NumColumns).Select(i => schema.Column(i).Name).ToList();
+            if (!fileColumns.SequenceEqual(buffers.Select(b => b.Column.Name), StringComparer.Ordinal))
             {
-                if (i >= fields.Length || fields[i].Name != buffers[i].Field.Name || fields[i].ClrType != buffers[i].Field.ClrType)
-                {
-                    throw new ArchiveIntegrityException(
-                        $"Archive {Path.GetFileName(path)} has columns ({string.Join(", ", fields.Select(f => $"{f.Name} {f.ClrType.Name}"))}) that are not its " +
-                        $"manifest's ({string.Join(", ", manifest.Columns.Select(c => $"{c.Name} {c.Type}"))}).");
-                }
-
-                buffers[i].Field = fields[i];
+                throw new ArchiveIntegrityException(
+                    $"Archive {Path.GetFileName(path)} has columns ({string.Join(", ", fileColumns)}) that are not its manifest's " +
+                    $"({string.Join(", ", manifest.Columns.Select(c => c.Name))}).");
             }
 
             await using var import = await connection.BeginBinaryImportAsync(
                 $"COPY {SqlIdentifiers.Quote(table)} ({names}) FROM STDIN (FORMAT binary)", cancellationToken);
             try
             {
-                for (var g = 0; g < reader.RowGroupCount; g++)
+                for (var g = 0; g < reader.FileMetaData.NumRowGroups; g++)
                 {
-                    using var group = reader.OpenRowGroupReader(g);
-                    var count = checked((int)group.RowCount);
-                    foreach (var buffer in buffers)
+                    int count;
+                    using (var group = reader.RowGroup(g))
                     {
-                        await buffer.LoadAsync(group, count, cancellationToken);
+                        count = checked((int)group.MetaData.NumRows);
+                        for (var c = 0; c < buffers.Length; c++)
+                        {
+                            using var column = group.Column(c);
+                            buffers[c].Load(column, count);
+                        }
                     }
 
                     for (var row = 0; row < count; row++)
@@ -157,8 +157,8 @@ internal static class ParquetArchive
                     }
                 }
             }
-            catch (Exception ex) when (ex is IOException or InvalidDataException or NotSupportedException or FormatException or OverflowException
-                                           or IndexOutOfRangeException or InvalidCastException)
+            catch (Exception ex) when (ex is ParquetException or IOException or InvalidDataException or NotSupportedException or FormatException
+                                           or OverflowException or IndexOutOfRangeException or InvalidCastException)
             {
                 throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
             }
@@ -186,13 +186,13 @@ internal static class ParquetArchive
     /// <summary>One column's values for a row group, and how they pass between COPY and Parquet.</summary>
     private abstract class ColumnBuffer
     {
-        public required DataField Field { get; set; }
+        public required Column Column { get; init; }
 
         public abstract ValueTask ReadAsync(NpgsqlBinaryExporter export, int row, CancellationToken cancellationToken);
 
-        public abstract Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken);
+        public abstract void Write(ColumnWriter column, int count);
 
-        public abstract Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken);
+        public abstract void Load(ColumnReader column, int count);
 
         public abstract ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken);
 
@@ -201,25 +201,24 @@ internal static class ParquetArchive
             var name = column.Name;
             return BaseType(column.Type) switch
             {
-                "integer" => new Values<int>(capacity, NpgsqlDbType.Integer) { Field = new DataField<int?>(name, nullable: true) },
-                "bigint" => new Values<long>(capacity, NpgsqlDbType.Bigint) { Field = new DataField<long?>(name, nullable: true) },
-                "smallint" => new Values<short>(capacity, NpgsqlDbType.Smallint) { Field = new DataField<short?>(name, nullable: true) },
-                "double precision" => new Values<double>(capacity, NpgsqlDbType.Double) { Field = new DataField<double?>(name, nullable: true) },
-                "boolean" => new Values<bool>(capacity, NpgsqlDbType.Boolean) { Field = new DataField<bool?>(name, nullable: true) },
+                "integer" => new Values<int>(capacity, NpgsqlDbType.Integer) { Column = new Column<int?>(name) },
+                "bigint" => new Values<long>(capacity, NpgsqlDbType.Bigint) { Column = new Column<long?>(name) },
+                "smallint" => new Values<short>(capacity, NpgsqlDbType.Smallint) { Column = new Column<short?>(name) },
+                "double precision" => new Values<double>(capacity, NpgsqlDbType.Double) { Column = new Column<double?>(name) },
+                "boolean" => new Values<bool>(capacity, NpgsqlDbType.Boolean) { Column = new Column<bool?>(name) },
                 "numeric" when ParseNumeric(column.Type) is { } numeric => new Values<decimal>(capacity, NpgsqlDbType.Numeric)
                 {
-                    // Fixed-length bytes: the decimal encoding every engine reads (Hive and Impala read no other).
-                    Field = new DecimalDataField(name, numeric.Precision, numeric.Scale, forceByteArrayEncoding: true, isNullable: true),
+                    Column = new Column<decimal?>(name, LogicalType.Decimal(numeric.Precision, numeric.Scale)),
                 },
                 "timestamp with time zone" => new Timestamps(capacity)
                 {
-                    Field = new DateTimeDataField(name, DateTimeFormat.Timestamp, isAdjustedToUTC: true, unit: DateTimeTimeUnit.Micros, isNullable: true),
+                    Column = new Column<DateTime?>(name, LogicalType.Timestamp(isAdjustedToUtc: true, timeUnit: TimeUnit.Micros)),
                 },
-                "inet" => new Strings(capacity, NpgsqlDbType.Inet, s => ParseInet(s)) { Field = new DataField<string>(name, nullable: true) },
-                "uuid" => new Strings(capacity, NpgsqlDbType.Uuid, s => Guid.Parse(s, CultureInfo.InvariantCulture)) { Field = new DataField<string>(name, nullable: true) },
-                "character varying" => new Strings(capacity, NpgsqlDbType.Varchar, null) { Field = new DataField<string>(name, nullable: true) },
-                "character" => new Strings(capacity, NpgsqlDbType.Char, null) { Field = new DataField<string>(name, nullable: true) },
-                "text" => new Strings(capacity, NpgsqlDbType.Text, null) { Field = new DataField<string>(name, nullable: true) },
+                "inet" => new Strings(capacity, NpgsqlDbType.Inet, s => ParseInet(s)) { Column = new Column<string>(name, LogicalType.String()) },
+                "uuid" => new Strings(capacity, NpgsqlDbType.Uuid, s => Guid.Parse(s, CultureInfo.InvariantCulture)) { Column = new Column<string>(name, LogicalType.String()) },
+                "character varying" => new Strings(capacity, NpgsqlDbType.Varchar, null) { Column = new Column<string>(name, LogicalType.String()) },
+                "character" => new Strings(capacity, NpgsqlDbType.Char, null) { Column = new Column<string>(name, LogicalType.String()) },
+                "text" => new Strings(capacity, NpgsqlDbType.Text, null) { Column = new Column<string>(name, LogicalType.String()) },
                 _ => throw new NotSupportedException($"Column {name} of type {column.Type} cannot be archived as Parquet."),
             };
         }
@@ -235,41 +234,54 @@ internal static class ParquetArchive
 
     private class Values<T>(int capacity, NpgsqlDbType type) : ColumnBuffer where T : struct
     {
-        protected T?[] Buffer { get; set; } = new T?[capacity];
+        private T?[] _buffer = new T?[capacity];
 
         public override async ValueTask ReadAsync(NpgsqlBinaryExporter export, int row, CancellationToken cancellationToken)
         {
             if (export.IsNull)
             {
-                Buffer[row] = null;
+                _buffer[row] = null;
                 await export.SkipAsync(cancellationToken);
             }
             else
             {
-                Buffer[row] = Convert(await export.ReadAsync<T>(type, cancellationToken));
+                _buffer[row] = await export.ReadAsync<T>(type, cancellationToken);
             }
         }
 
         protected virtual T Convert(T value) => value;
 
-        public override Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken)
-            => group.WriteAsync<T>(Field, Buffer.AsMemory(0, count), cancellationToken: cancellationToken);
-
-        public override async Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken)
+        public override void Write(ColumnWriter column, int count)
         {
-            if (Buffer.Length < count)
+            using var writer = column.LogicalWriter<T?>();
+            writer.WriteBatch(_buffer, 0, count);
+        }
+
+        public override void Load(ColumnReader column, int count)
+        {
+            if (_buffer.Length < count)
             {
-                Buffer = new T?[count];
+                _buffer = new T?[count];
             }
 
-            await group.ReadAsync<T>(Field, Buffer.AsMemory(0, count), cancellationToken: cancellationToken);
+            using var reader = column.LogicalReader<T?>();
+            var read = 0;
+            while (read < count && reader.HasNext)
+            {
+                read += reader.ReadBatch(_buffer, read, count - read);
+            }
+
+            if (read != count)
+            {
+                throw new InvalidDataException($"column {Column.Name} holds {read} values where its row group has {count} rows");
+            }
         }
 
         public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)
-            => Buffer[row] is { } value ? new ValueTask(import.WriteAsync(Convert(value), type, cancellationToken)) : new ValueTask(import.WriteNullAsync(cancellationToken));
+            => _buffer[row] is { } value ? new ValueTask(import.WriteAsync(Convert(value), type, cancellationToken)) : new ValueTask(import.WriteNullAsync(cancellationToken));
     }
 
-    /// <summary>timestamptz: UTC on both sides (a Parquet reader may hand back an unspecified kind).</summary>
+    /// <summary>timestamptz: UTC on both sides (a Parquet reader hands back an unspecified kind).</summary>
     private sealed class Timestamps(int capacity) : Values<DateTime>(capacity, NpgsqlDbType.TimestampTz)
     {
         protected override DateTime Convert(DateTime value) => DateTime.SpecifyKind(value, DateTimeKind.Utc);
@@ -293,17 +305,30 @@ internal static class ParquetArchive
             }
         }
 
-        public override Task WriteAsync(ParquetRowGroupWriter group, int count, CancellationToken cancellationToken)
-            => group.WriteAsync(Field, new ArraySegment<string?>(_buffer, 0, count)!);
+        public override void Write(ColumnWriter column, int count)
+        {
+            using var writer = column.LogicalWriter<string?>();
+            writer.WriteBatch(_buffer, 0, count);
+        }
 
-        public override async Task LoadAsync(ParquetRowGroupReader group, int count, CancellationToken cancellationToken)
+        public override void Load(ColumnReader column, int count)
         {
             if (_buffer.Length < count)
             {
                 _buffer = new string?[count];
             }
 
-            await group.ReadAsync(Field, _buffer.AsMemory(0, count)!, cancellationToken: cancellationToken);
+            using var reader = column.LogicalReader<string?>();
+            var read = 0;
+            while (read < count && reader.HasNext)
+            {
+                read += reader.ReadBatch(_buffer, read, count - read);
+            }
+
+            if (read != count)
+            {
+                throw new InvalidDataException($"column {Column.Name} holds {read} values where its row group has {count} rows");
+            }
         }
 
         public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)

@@ -75,6 +75,9 @@ public sealed class ParquetArchiveTests(DatabaseFixture fixture)
             "SELECT count(*) FILTER (WHERE date < '2026-03-01'), count(*) FILTER (WHERE date >= '2026-03-01') FROM asset_prices_historic WHERE date >= $1 AND date < $2",
             february.Manifest.RangeStart, march.Manifest.RangeEnd);
 
+        // Row-group statistics are what engines prune by: the time column's must be in the column's own unit.
+        var statistics = await DuckRowsAsync($"SELECT stats_min_value, stats_max_value FROM parquet_metadata('{march.LocalPath}') WHERE path_in_schema = 'date'");
+        Assert.All(statistics, s => Assert.Matches(@"^2026-03-0[1-4] \d\d:\d\d:\d\d(\+00)?\|2026-03-0[1-4] ", s));
         Assert.Contains("asset_id|INTEGER", types);
         Assert.Contains("date|TIMESTAMP WITH TIME ZONE", types);
         Assert.Contains("open|DECIMAL(20,8)", types);
@@ -89,6 +92,44 @@ public sealed class ParquetArchiveTests(DatabaseFixture fixture)
             var f = p.Split('|');
             Assert.All(f[3..], t => Assert.StartsWith($"{f[0]}-{int.Parse(f[1], CultureInfo.InvariantCulture):00}-", t, StringComparison.Ordinal));
         });
+    }
+
+    [Fact]
+    public async Task The_readmes_duckdb_query_of_the_cold_tier_gives_what_postgresql_computes_from_the_rows()
+    {
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "parquet_readme", withS3: false);
+        await SeedAsync(ctx.DataSource, "asset_prices_historic");
+        await ctx.DataSource.ExecuteAsync("UPDATE asset_prices_historic SET volume = 1.5 WHERE volume > 1e15"); // sums that fit a .NET decimal
+        var (start, end) = (new DateTimeOffset(2026, 2, 26, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2026, 3, 8, 0, 0, 0, TimeSpan.Zero));
+        var expected = await CanonicalRowsAsync(ctx.DataSource,
+            """
+            SELECT date_trunc('month', date, 'UTC'), asset_id, max(high), min(low), sum(volume) FROM asset_prices_historic
+            WHERE date >= '2026-02-01' AND date < '2026-07-01' GROUP BY 1, 2 ORDER BY 1, 2
+            """);
+        await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", start, end, ArchiveFormat.Parquet), cancellationToken: Ct);
+
+        // The README's block as written, pointed at this test's folder and at 2026.
+        var readme = await File.ReadAllTextAsync(Path.Combine(RepositoryRoot(), "README.md"), Ct);
+        var block = readme[readme.IndexOf("DuckDB, on a local copy", StringComparison.Ordinal)..];
+        block = block[(block.IndexOf("```sql", StringComparison.Ordinal) + 6)..];
+        var sql = block[..block.IndexOf("```", StringComparison.Ordinal)]
+            .Replace("~/.local/share/financehub/archives", ctx.Options.BasePath, StringComparison.Ordinal)
+            .Replace("2024", "2026", StringComparison.Ordinal).Replace("-01-01'", "-02-01'", StringComparison.Ordinal);
+        var actual = await DuckRowsAsync(sql.TrimEnd().TrimEnd(';'), setup: "SET TimeZone = 'UTC'");
+
+        Assert.Equal(4, expected.Count);
+        Assert.Equal(expected, actual);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "FinanceHub.Data.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return directory?.FullName ?? throw new InvalidOperationException("The tests run outside the repository: no FinanceHub.Data.sln above " + AppContext.BaseDirectory);
     }
 
     [Fact]
@@ -246,10 +287,17 @@ public sealed class ParquetArchiveTests(DatabaseFixture fixture)
         return await ReadCanonicalAsync(reader);
     }
 
-    private static async Task<List<string>> DuckRowsAsync(string sql)
+    private static async Task<List<string>> DuckRowsAsync(string sql, string? setup = null)
     {
         await using var connection = new DuckDBConnection("DataSource=:memory:");
         await connection.OpenAsync(Ct);
+        if (setup is not null)
+        {
+            await using var set = connection.CreateCommand();
+            set.CommandText = setup;
+            await set.ExecuteNonQueryAsync(Ct);
+        }
+
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
         await using var reader = await command.ExecuteReaderAsync(Ct);
