@@ -10,7 +10,7 @@ artifacts="$root/artifacts"
 mkdir -p "$artifacts"
 
 if [ -z "${FINANCEHUB_CONNECTION_STRING:-}" ] && [ -z "${TIMESCALE_DB_HOST:-}" ]; then
-  if [ "$(id -u)" -eq 0 ]; then eng/devstack.sh up; else sudo eng/devstack.sh up; fi
+  if [ "$(id -u)" -eq 0 ]; then eng/devstack.sh up --replica; else sudo eng/devstack.sh up --replica; fi
   eval "$(eng/devstack.sh env)"
 fi
 
