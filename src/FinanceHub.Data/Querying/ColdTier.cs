@@ -28,9 +28,11 @@ internal static class ColdTier
 {
     /// <summary>
     /// Throws <see cref="ColdTierException"/> when any of <paramref name="ranges"/> (the parts of a request read from raw
-    /// rows) overlaps a range whose archives were dropped and that holds no row now. A restored range, or one that
-    /// received rows again, counts as back. Aggregates keep their candles when rows are dropped, so the parts a request
-    /// reads from an aggregate are not checked.
+    /// rows) overlaps a range whose archives were dropped and that holds fewer rows now than those archives do: a range
+    /// counts as back only when all of its archived rows could be (every archive of it restored). Late rows, another
+    /// asset's backfill or one restored archive of several do not hide the missing ones. Counting costs a scan of the
+    /// range's index, paid only by reads that reach a dropped range. Aggregates keep their candles when rows are
+    /// dropped, so the parts a request reads from an aggregate are not checked.
     /// </summary>
     public static async Task RequireInDatabaseAsync(
         NpgsqlDataSource dataSource, HypertableDefinition table, IReadOnlyCollection<(DateTimeOffset Start, DateTimeOffset End)> ranges, string what,
@@ -45,13 +47,14 @@ internal static class ColdTier
         var time = SqlIdentifiers.Quote(table.TimeColumn);
         await using var command = dataSource.CreateCommand(
             $"""
-            SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at)
-            FROM financehub.archives a
-            WHERE a.table_name = $1 AND a.status = 'Dropped'
-              AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) r(s, e) WHERE a.range_start < r.e AND a.range_end > r.s)
-              AND NOT EXISTS (SELECT 1 FROM {SqlIdentifiers.Quote(table.Table)} t WHERE t.{time} >= a.range_start AND t.{time} < a.range_end)
-            GROUP BY a.range_start, a.range_end
-            ORDER BY a.range_start
+            SELECT d.range_start, d.range_end, d.ids
+            FROM (SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at) AS ids, sum(a.row_count) AS archived
+                  FROM financehub.archives a
+                  WHERE a.table_name = $1 AND a.status = 'Dropped'
+                    AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) r(s, e) WHERE a.range_start < r.e AND a.range_end > r.s)
+                  GROUP BY a.range_start, a.range_end) d
+            WHERE (SELECT count(*) FROM {SqlIdentifiers.Quote(table.Table)} t WHERE t.{time} >= d.range_start AND t.{time} < d.range_end) < d.archived
+            ORDER BY d.range_start
             """);
         command.Parameters.Add(new() { Value = table.Table, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = parts.Select(p => p.Start.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });

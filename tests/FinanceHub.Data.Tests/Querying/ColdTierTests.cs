@@ -38,6 +38,9 @@ public sealed class ColdTierTests(DatabaseFixture fixture)
         var dropped = steps.Where(s => s.Dropped).ToList();
         Assert.NotEmpty(dropped);
         Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", oldFrom, oldTo));
+        // A late row of another asset lands in the first dropped range: BTC's rows there are still only in the archive.
+        var eth = await ctx.DataSource.InsertAssetAsync("ETH");
+        await ctx.DataSource.InsertPricesAsync(eth, oldFrom.AddHours(2), oldFrom.AddHours(3), TimeSpan.FromHours(1));
 
         var dailyAfter = await repository.GetOhlcvAsync("BTC", "1day", oldFrom, oldTo, cancellationToken: Ct);
         var raw = await Assert.ThrowsAsync<ColdTierException>(() =>
@@ -65,6 +68,7 @@ public sealed class ColdTierTests(DatabaseFixture fixture)
 
         Assert.All(restored, r => Assert.Equal(r.RowsInArchive, r.RowsRestored));
         Assert.Equal(40 * 24, hourly.Candles.Count);
+        Assert.Single((await repository.GetOhlcvAsync("ETH", "1hour", oldFrom, oldTo, new OhlcvOptions { Source = CandleSource.Raw }, Ct)).Candles);
     }
 
     private static List<string> Describe(IEnumerable<ColdRange> ranges) => [.. ranges.Select(r => $"{r.Start:O} {r.End:O} {string.Join(',', r.ArchiveIds)}")];
