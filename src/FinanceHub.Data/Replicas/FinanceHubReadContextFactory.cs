@@ -4,8 +4,9 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 namespace FinanceHub.Data.Replicas;
 
 /// <summary>
-/// <see cref="FinanceHubDbContext"/>s for reading: on the read endpoint when it is up and fresh enough, else on the
-/// primary; no change tracking, and SaveChanges refuses. Without a read endpoint they read the primary.
+/// <see cref="FinanceHubDbContext"/>s for reading: on the read endpoint when it answers and is fresh enough at creation,
+/// else on the primary; no change tracking, and SaveChanges refuses. Without a read endpoint they read the primary. A
+/// context keeps the server it was made on: create one per unit of work.
 /// </summary>
 public interface IFinanceHubReadContextFactory
 {
@@ -20,6 +21,22 @@ public sealed class FinanceHubReadContextFactory(ReplicaRouter router) : IFinanc
     public async Task<FinanceHubDbContext> CreateAsync(TimeSpan? maxStaleness = null, CancellationToken cancellationToken = default)
     {
         var route = await router.ChooseAsync(maxStaleness, cancellationToken);
+        if (route.IsReplica)
+        {
+            // A context chooses its server once: make sure the replica answers now, or use the primary.
+            try
+            {
+                await using var connection = await route.DataSource.OpenConnectionAsync(cancellationToken);
+                await using var ping = new Npgsql.NpgsqlCommand("SELECT 1", connection);
+                await ping.ExecuteScalarAsync(cancellationToken);
+            }
+            catch (Exception ex) when (ReplicaRouter.IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+            {
+                router.ReportFailure(ex);
+                route = new ReadRoute(router.Primary, false, $"the read endpoint failed ({ex.Message})");
+            }
+        }
+
         var builder = new DbContextOptionsBuilder<FinanceHubDbContext>();
         builder.UseFinanceHubNpgsql(route.DataSource)
             .UseQueryTrackingBehavior(QueryTrackingBehavior.NoTracking)

@@ -14,7 +14,10 @@ public sealed record ReadRoute(NpgsqlDataSource DataSource, bool IsReplica, stri
 /// <param name="Endpoint">Host, port and database, without the password.</param>
 /// <param name="Reachable">It answered.</param>
 /// <param name="InRecovery">It is a standby (<c>pg_is_in_recovery()</c>); false means it is a primary itself.</param>
-/// <param name="ReplayLag">How far its data is behind the primary's: zero when it has replayed all WAL it received while streaming.</param>
+/// <param name="ReplayLag">
+/// How far its data is behind the primary's: zero when it has replayed everything the primary had written when asked,
+/// else the age of the last transaction it replayed.
+/// </param>
 /// <param name="ReplayPaused">Replay is paused (<c>pg_wal_replay_pause()</c>).</param>
 /// <param name="Error">Why it did not answer.</param>
 public sealed record ReplicaStatus(string Endpoint, bool Reachable, bool InRecovery, TimeSpan? ReplayLag, bool ReplayPaused, string? Error);
@@ -111,17 +114,33 @@ public sealed partial class ReplicaRouter(
             return new ReplicaStatus(endpoint, false, false, null, false, "no read endpoint is configured");
         }
 
+        // Fresh means replayed up to what the primary had written when asked (read first); the receiver's own view can
+        // say "streaming, all replayed" for a minute after the link to the primary stalled. Without the primary's
+        // position (it is down), the receiver's view it is.
+        string? primaryLsn = null;
+        try
+        {
+            await using var position = Primary.CreateCommand("SELECT CASE WHEN pg_is_in_recovery() THEN NULL ELSE pg_current_wal_lsn()::text END");
+            primaryLsn = await position.ExecuteScalarAsync(cancellationToken) as string;
+        }
+        catch (Exception ex) when (IsUnavailable(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            // The primary is down: judge the replica on its own.
+        }
+
         try
         {
             await using var command = Replica.CreateCommand(
                 """
                 SELECT pg_is_in_recovery(),
                        CASE WHEN NOT pg_is_in_recovery() THEN 0
-                            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+                            WHEN $1::pg_lsn IS NOT NULL AND pg_last_wal_replay_lsn() >= $1::pg_lsn THEN 0
+                            WHEN $1::pg_lsn IS NULL AND pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
                                  AND coalesce((SELECT status FROM pg_stat_wal_receiver), '') = 'streaming' THEN 0
                             ELSE extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp())::float8 END,
                        CASE WHEN pg_is_in_recovery() THEN pg_is_wal_replay_paused() ELSE false END
                 """);
+            command.Parameters.Add(new NpgsqlParameter { Value = (object?)primaryLsn ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             await reader.ReadAsync(cancellationToken);
             TimeSpan? lag = reader.IsDBNull(1) ? null : TimeSpan.FromSeconds(Math.Max(0, reader.GetDouble(1)));

@@ -22,6 +22,7 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
     private static readonly string? StandbyControl = Environment.GetEnvironmentVariable("FINANCEHUB_TEST_REPLICA_CONTROL");
     private static readonly DateTimeOffset Start = new(2026, 9, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly DateTimeOffset End = new(2026, 10, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(3);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -55,8 +56,8 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
 
         var buckets = new TimeBucketQuery("asset_prices_historic", BucketWidth.Parse("1 day"), Start, End);
         Assert.Equal(await direct.GetTimeBucketedDataAsync(buckets, Ct), await routed.GetTimeBucketedDataAsync(buckets, Ct));
-        var asOf = await services.GetRequiredService<IAsOfPriceRepository>().GetPriceAsOfAsync("BTC", Start.AddDays(10).AddMinutes(30), cancellationToken: Ct);
-        Assert.Equal(Start.AddDays(10), asOf.Price!.Date);
+        var asOfPrices = services.GetRequiredService<IAsOfPriceRepository>();
+        Assert.Equal(Start.AddDays(10), (await asOfPrices.GetPriceAsOfAsync("BTC", Start.AddDays(10).AddMinutes(30), cancellationToken: Ct)).Price!.Date);
 
         // Hold the standby back: new rows on the primary are not there. Without a limit the standby answers (without them),
         // which shows where the answer came from; with a limit the primary does, with them; after catch-up the standby does.
@@ -69,6 +70,15 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
 
             var stale = await routed.GetOhlcvAsync("BTC", "1hour", later, laterEnd, cancellationToken: Ct);
             var fresh = await routed.GetOhlcvAsync("BTC", "1hour", later, laterEnd, new OhlcvOptions { MaxStaleness = TimeSpan.FromSeconds(1) }, Ct);
+            var staleBuckets = await routed.GetTimeBucketedDataAsync(new TimeBucketQuery("asset_prices_historic", BucketWidth.Parse("1 hour"), later, laterEnd), Ct);
+            var freshBuckets = await routed.GetTimeBucketedDataAsync(
+                new TimeBucketQuery("asset_prices_historic", BucketWidth.Parse("1 hour"), later, laterEnd, MaxStaleness: TimeSpan.FromSeconds(1)), Ct);
+            var staleAsOf = await asOfPrices.GetPriceAsOfAsync("BTC", laterEnd, cancellationToken: Ct);
+            var freshAsOf = await asOfPrices.GetPriceAsOfAsync("BTC", laterEnd, new AsOfOptions { MaxStaleness = TimeSpan.FromSeconds(1) }, Ct);
+            await using var staleContext = await services.GetRequiredService<IFinanceHubReadContextFactory>().CreateAsync(cancellationToken: Ct);
+            await using var freshContext = await services.GetRequiredService<IFinanceHubReadContextFactory>().CreateAsync(TimeSpan.FromSeconds(1), Ct);
+            var staleRows = await staleContext.AssetPrices.LongCountAsync(p => p.Date >= later, Ct);
+            var freshRows = await freshContext.AssetPrices.LongCountAsync(p => p.Date >= later, Ct);
             var status = await services.GetRequiredService<ReplicaRouter>().GetStatusAsync(Ct);
             var cli = await Processes.RunAsync("dotnet", [typeof(FinanceHub.Data.Cli.CliApplication).Assembly.Location, "status", "--json"], environment: new Dictionary<string, string?>
             {
@@ -78,6 +88,10 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
             Assert.Equal(("replica", 0), (stale.ServedBy, stale.Candles.Count));
             Assert.StartsWith("primary (the read endpoint is ", fresh.ServedBy, StringComparison.Ordinal);
             Assert.Equal(24, fresh.Candles.Count);
+            // Buckets, as-of prices and read contexts alike: the standby's answer lacks the new rows, the primary's has them.
+            Assert.Equal((0, 24), (staleBuckets.Count, freshBuckets.Count));
+            Assert.Equal((End.AddHours(-1), laterEnd.AddHours(-1)), (staleAsOf.Price!.Date, freshAsOf.Price!.Date));
+            Assert.Equal((0L, 24L), (staleRows, freshRows));
             Assert.True(status is { Reachable: true, InRecovery: true, ReplayPaused: true, ReplayLag.TotalSeconds: >= 1 }, status.ToString());
             Assert.True(cli.ExitCode == 0, cli.Error);
             using var json = System.Text.Json.JsonDocument.Parse(cli.Output);
@@ -99,6 +113,8 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
     [Fact]
     public async Task With_the_standby_stopped_reads_go_to_the_primary_and_return_to_the_standby_when_it_is_back()
     {
+        Assert.SkipUnless(Environment.IsPrivilegedProcess || StandbyControl?.Contains("devstack.sh", StringComparison.Ordinal) != true,
+            "Stopping the local stack's standby (eng/devstack.sh replica stop) needs root; run the tests as root, as eng/test.sh does in CI.");
         await using var setup = await SetUpAsync("replica_down");
         var (services, primary) = (setup.Services, setup.Primary);
         var routed = services.GetRequiredService<ITimeSeriesRepository>();
@@ -107,6 +123,12 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
         await Setup.ControlAsync("stop");
         try
         {
+            // A context made first, before any query found the standby down, goes to the primary as well.
+            await using (var first = await setup.CreateServices().GetRequiredService<IFinanceHubReadContextFactory>().CreateAsync(cancellationToken: Ct))
+            {
+                Assert.False(await first.Database.SqlQuery<bool>($"SELECT pg_is_in_recovery() AS \"Value\"").SingleAsync(Ct));
+            }
+
             var down = await routed.GetOhlcvAsync("BTC", "1day", Start, End, cancellationToken: Ct);
             var again = await routed.GetOhlcvAsync("BTC", "1day", Start, End, cancellationToken: Ct);
             await using var read = await services.GetRequiredService<IFinanceHubReadContextFactory>().CreateAsync(cancellationToken: Ct);
@@ -124,7 +146,7 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
         }
 
         await setup.WaitForReplayAsync();
-        await Task.Delay(TimeSpan.FromSeconds(1.2), Ct); // the retry period of this test's router
+        await Task.Delay(RetryAfter + TimeSpan.FromMilliseconds(200), Ct); // the retry period of this test's router
         var back = await routed.GetOhlcvAsync("BTC", "1day", Start, End, cancellationToken: Ct);
         Assert.Equal("replica", back.ServedBy);
         Assert.Equal(expected, back.Candles);
@@ -149,16 +171,13 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
                 await manager.RefreshContinuousAggregateAsync(view, cancellationToken: Ct);
             }
 
-            await Setup.ControlAsync("start"); // a no-op when it runs
-            await setup.WaitForReplayAsync();
-
-            var services = new ServiceCollection();
-            services.AddFinanceHubData(new ConfigurationBuilder().Build());
-            services.PostConfigure<DatabaseOptions>(o =>
+            if (!await setup.StandbyAnswersAsync())
             {
-                (o.ConnectionString, o.ReadConnectionString, o.MaxReplicaLag, o.ReplicaRetryAfter) = (connectionString, standby, null, TimeSpan.FromSeconds(1));
-            });
-            setup.Services = services.BuildServiceProvider();
+                await Setup.ControlAsync("start");
+            }
+
+            await setup.WaitForReplayAsync();
+            setup.Services = setup.CreateServices();
             return setup;
         }
         catch
@@ -179,6 +198,36 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
         public int AssetId { get; set; }
 
         public ServiceProvider Services { get; set; } = null!;
+
+        private readonly List<ServiceProvider> _providers = [];
+
+        /// <summary>The application's registrations (AddFinanceHubData) pointed at this test's primary and standby.</summary>
+        public ServiceProvider CreateServices()
+        {
+            var services = new ServiceCollection();
+            services.AddFinanceHubData(new ConfigurationBuilder().Build());
+            services.PostConfigure<DatabaseOptions>(o =>
+            {
+                (o.ConnectionString, o.ReadConnectionString, o.MaxReplicaLag, o.ReplicaRetryAfter) = (PrimaryConnectionString, StandbyConnectionString, null, RetryAfter);
+            });
+            var provider = services.BuildServiceProvider();
+            _providers.Add(provider);
+            return provider;
+        }
+
+        public async Task<bool> StandbyAnswersAsync()
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(StandbyConnectionString) { Database = "postgres", Pooling = false, Timeout = 3 }.ConnectionString);
+                await connection.OpenAsync(Ct);
+                return true;
+            }
+            catch (NpgsqlException)
+            {
+                return false;
+            }
+        }
 
         public async Task ExecuteOnStandbyAsync(string sql)
         {
@@ -226,9 +275,9 @@ public sealed class ReadReplicaTests(DatabaseFixture fixture)
 
         public async ValueTask DisposeAsync()
         {
-            if (Services is not null)
+            foreach (var provider in _providers)
             {
-                await Services.DisposeAsync();
+                await provider.DisposeAsync();
             }
 
             await Primary.DisposeAsync();
