@@ -12,7 +12,8 @@ namespace FinanceHub.Data.Archiving;
 /// Parquet archives: rows streamed from a binary COPY into typed Parquet columns, one row group at a time, and back from
 /// a Parquet file into a binary COPY. PostgreSQL types map to Parquet's logical types so that query engines read the
 /// cold tier with the database's types: <c>numeric(p,s)</c> as DECIMAL(p,s), <c>timestamptz</c> as a UTC TIMESTAMP in
-/// microseconds, integers and doubles as themselves, text (and <c>inet</c>, <c>uuid</c> in PostgreSQL's text form) as STRING.
+/// microseconds, integers and doubles as themselves, text (and <c>inet</c>, <c>uuid</c> as PostgreSQL prints them) as STRING.
+/// Written with ParquetSharp (Apache Arrow's C++ writer): its row-group statistics are what engines prune by.
 /// </summary>
 internal static class ParquetArchive
 {
@@ -43,9 +44,16 @@ internal static class ParquetArchive
             : numeric.Precision > MaxDecimalPrecision ? $"a precision above {MaxDecimalPrecision} digits does not fit a decimal exactly" : null;
     }
 
-    /// <summary>The SQL expression that a Parquet export selects for a column (PostgreSQL's text form of inet and uuid).</summary>
-    public static string SelectExpression(ArchiveColumn column)
-        => BaseType(column.Type) is "inet" or "uuid" ? SqlIdentifiers.Quote(column.Name) + "::text" : SqlIdentifiers.Quote(column.Name);
+    /// <summary>
+    /// The SQL expression that a Parquet export selects for a column: inet as PostgreSQL prints it (<c>abbrev</c>:
+    /// <c>10.1.2.3</c>, <c>10.1.0.0/16</c>; its <c>::text</c> would add <c>/32</c> to every address), uuid as text.
+    /// </summary>
+    public static string SelectExpression(ArchiveColumn column) => BaseType(column.Type) switch
+    {
+        "inet" => $"abbrev({SqlIdentifiers.Quote(column.Name)})",
+        "uuid" => SqlIdentifiers.Quote(column.Name) + "::text",
+        _ => SqlIdentifiers.Quote(column.Name),
+    };
 
     /// <summary>
     /// Writes every row of <paramref name="export"/> (a binary COPY of <paramref name="columns"/>, selected with
@@ -103,7 +111,8 @@ internal static class ParquetArchive
 
     /// <summary>
     /// Streams the rows of a Parquet archive into <paramref name="table"/> through a binary COPY, one row group in memory at
-    /// a time. The file's columns must be the manifest's, by name and Parquet type; anything else is an integrity error.
+    /// a time. The file's columns must be the manifest's by name, and read as the manifest's types; anything else is an
+    /// integrity error, and the COPY is cancelled.
     /// </summary>
     public static async Task CopyIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
     {
