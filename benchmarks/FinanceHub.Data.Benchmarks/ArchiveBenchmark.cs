@@ -29,8 +29,9 @@ internal static class ArchiveBenchmark
         // load (as the product runs it by default: one stream, one transaction, and, like a restore, a refresh of the
         // aggregates over what it wrote); psql \copy | gzip -1; the archive export; the restore into the emptied table.
         var (ingestTimes, psqlTimes, exportTimes, restoreTimes) = (new List<TimeSpan>(), new List<TimeSpan>(), new List<TimeSpan>(), new List<TimeSpan>());
-        long psqlSize = 0, exportPeak = 0, restorePeak = 0;
-        ArchiveInfo? archive = null;
+        var (parquetExportTimes, parquetRestoreTimes) = (new List<TimeSpan>(), new List<TimeSpan>());
+        long psqlSize = 0, exportPeak = 0, restorePeak = 0, parquetExportPeak = 0, parquetPeak = 0;
+        ArchiveInfo? archive = null, parquet = null;
         for (var round = 1; round <= 3; round++)
         {
             await db.ExecuteAsync("TRUNCATE asset_prices_historic; DELETE FROM financehub.archives");
@@ -69,11 +70,42 @@ internal static class ArchiveBenchmark
                               $"export {exportTimes[^1].TotalSeconds:N1} s, restore {restoreTimes[^1].TotalSeconds:N1} s");
         }
 
+        // The cold tier, in rounds of its own after the gzip CSV ones (so neither's heap figures include the other's):
+        // the same rows to Parquet and back (the last restore above left them in the table).
+        for (var round = 1; round <= 3; round++)
+        {
+            if (parquet?.LocalPath is { } previousParquet)
+            {
+                File.Delete(previousParquet);
+            }
+
+            GC.Collect();
+            sampler.TakePeak();
+            var watch = Stopwatch.StartNew();
+            parquet = await archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", start, start.AddYears(2), ArchiveFormat.Parquet));
+            parquetExportTimes.Add(watch.Elapsed);
+            parquetExportPeak = Math.Max(parquetExportPeak, sampler.TakePeak());
+            await db.ExecuteAsync("TRUNCATE asset_prices_historic");
+            GC.Collect();
+            sampler.TakePeak();
+            watch.Restart();
+            var fromParquet = await archiver.RestoreFromArchiveAsync(parquet.LocalPath!);
+            parquetRestoreTimes.Add(watch.Elapsed);
+            parquetPeak = Math.Max(parquetPeak, sampler.TakePeak());
+            if (fromParquet.RowsRestored != rows)
+            {
+                throw new InvalidOperationException($"restored {fromParquet.RowsRestored} of {rows} rows from Parquet");
+            }
+
+            Console.WriteLine($"Parquet round {round}: export {parquetExportTimes[^1].TotalSeconds:N1} s, restore {parquetRestoreTimes[^1].TotalSeconds:N1} s");
+        }
+
         Directory.Delete(folder, recursive: true);
         var (ingestTime, psql, export, restore) = (Median(ingestTimes), Median(psqlTimes), Median(exportTimes), Median(restoreTimes));
         var exportRatio = psql / export;
         var restoreRatio = ingestTime / restore;
         var sizeRatio = (double)archive!.Manifest.FileSize / psqlSize;
+        var (parquetExport, parquetRestore) = (Median(parquetExportTimes), Median(parquetRestoreTimes));
         var report = new StringBuilder()
             .AppendLine(CultureInfo.InvariantCulture, $"## Archive export and restore ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)")
             .AppendLine()
@@ -85,6 +117,10 @@ internal static class ArchiveBenchmark
             .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| archive file size (MiB) | {archive.Manifest.FileSize / 1048576.0:N1} | psql \\copy \\| gzip -1: {psqlSize / 1048576.0:N1} | {sizeRatio:N2} | <= 1.1 | {(sizeRatio <= 1.1 ? "yes" : "**no**")} |"))
             .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| restore (verify, staging, insert; both with the aggregate refresh) | {rows / restore.TotalSeconds:N0} | binary COPY ingest (1 stream, one transaction, as a restore): {rows / ingestTime.TotalSeconds:N0} | {restoreRatio:N2} | >= 0.9 | {(restoreRatio >= 0.9 ? "yes" : "**no**")} |"))
             .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| managed heap peak, export / restore (MiB) | {exportPeak / 1048576} / {restorePeak / 1048576} | | | < 200 | {(Math.Max(exportPeak, restorePeak) < 200L * 1048576 ? "yes" : "**no**")} |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| export to Parquet (cold tier; issue 15, no target) | {rows / parquetExport.TotalSeconds:N0} | gzip CSV export: {rows / export.TotalSeconds:N0} | {export / parquetExport:N2} | | |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| Parquet file size (MiB) | {parquet!.Manifest.FileSize / 1048576.0:N1} | gzip CSV archive: {archive.Manifest.FileSize / 1048576.0:N1} | {(double)parquet.Manifest.FileSize / archive.Manifest.FileSize:N2} | | |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| restore from Parquet | {rows / parquetRestore.TotalSeconds:N0} | restore from gzip CSV: {rows / restore.TotalSeconds:N0} | {restore / parquetRestore:N2} | | |"))
+            .AppendLine(string.Create(CultureInfo.InvariantCulture, $"| managed heap peak, Parquet export / restore (MiB) | {parquetExportPeak / 1048576} / {parquetPeak / 1048576} | | | < 200 | {(Math.Max(parquetExportPeak, parquetPeak) < 200L * 1048576 ? "yes" : "**no**")} |"))
             .AppendLine();
         Console.Write(report);
         await File.AppendAllTextAsync(resultsFile, report.ToString());

@@ -60,7 +60,7 @@ public sealed class ArchiveOptions
     public ArchiveFormat Format { get; set; } = ArchiveFormat.CsvGzip;
 
     /// <summary>Rows per Parquet row group: what an export holds in memory at once, and what a query engine reads as a unit.</summary>
-    public int ParquetRowGroupRows { get; set; } = 250_000;
+    public int ParquetRowGroupRows { get; set; } = 131_072;
 
     /// <summary>Files larger than this are uploaded in parts of this size.</summary>
     public long MultipartPartSize { get; set; } = 16L * 1024 * 1024;
