@@ -232,6 +232,30 @@ internal static class ParquetArchive
             };
         }
 
+        protected static void WriteBatch<TValue>(ColumnWriter column, TValue[] values, int count)
+        {
+            using var writer = column.LogicalWriter<TValue>();
+            writer.WriteBatch(values, 0, count);
+        }
+
+        /// <summary>Reads a row group's <paramref name="count"/> values of a column into <paramref name="buffer"/> (grown when too small).</summary>
+        protected TValue[] ReadBatch<TValue>(ColumnReader column, TValue[] buffer, int count)
+        {
+            if (buffer.Length < count)
+            {
+                buffer = new TValue[count];
+            }
+
+            using var reader = column.LogicalReader<TValue>();
+            var read = 0;
+            while (read < count && reader.HasNext)
+            {
+                read += reader.ReadBatch(buffer, read, count - read);
+            }
+
+            return read == count ? buffer : throw new InvalidDataException($"column {Column.Name} holds {read} values where its row group has {count} rows");
+        }
+
         private static NpgsqlInet ParseInet(string text)
         {
             var slash = text.IndexOf('/', StringComparison.Ordinal);
@@ -260,31 +284,9 @@ internal static class ParquetArchive
 
         protected virtual T Convert(T value) => value;
 
-        public override void Write(ColumnWriter column, int count)
-        {
-            using var writer = column.LogicalWriter<T?>();
-            writer.WriteBatch(_buffer, 0, count);
-        }
+        public override void Write(ColumnWriter column, int count) => WriteBatch(column, _buffer, count);
 
-        public override void Load(ColumnReader column, int count)
-        {
-            if (_buffer.Length < count)
-            {
-                _buffer = new T?[count];
-            }
-
-            using var reader = column.LogicalReader<T?>();
-            var read = 0;
-            while (read < count && reader.HasNext)
-            {
-                read += reader.ReadBatch(_buffer, read, count - read);
-            }
-
-            if (read != count)
-            {
-                throw new InvalidDataException($"column {Column.Name} holds {read} values where its row group has {count} rows");
-            }
-        }
+        public override void Load(ColumnReader column, int count) => _buffer = ReadBatch(column, _buffer, count);
 
         public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)
             => _buffer[row] is { } value ? new ValueTask(import.WriteAsync(Convert(value), type, cancellationToken)) : new ValueTask(import.WriteNullAsync(cancellationToken));
@@ -314,31 +316,9 @@ internal static class ParquetArchive
             }
         }
 
-        public override void Write(ColumnWriter column, int count)
-        {
-            using var writer = column.LogicalWriter<string?>();
-            writer.WriteBatch(_buffer, 0, count);
-        }
+        public override void Write(ColumnWriter column, int count) => WriteBatch(column, _buffer, count);
 
-        public override void Load(ColumnReader column, int count)
-        {
-            if (_buffer.Length < count)
-            {
-                _buffer = new string?[count];
-            }
-
-            using var reader = column.LogicalReader<string?>();
-            var read = 0;
-            while (read < count && reader.HasNext)
-            {
-                read += reader.ReadBatch(_buffer, read, count - read);
-            }
-
-            if (read != count)
-            {
-                throw new InvalidDataException($"column {Column.Name} holds {read} values where its row group has {count} rows");
-            }
-        }
+        public override void Load(ColumnReader column, int count) => _buffer = ReadBatch(column, _buffer, count);
 
         public override ValueTask WriteAsync(NpgsqlBinaryImporter import, int row, CancellationToken cancellationToken)
             => _buffer[row] is not { } value ? new ValueTask(import.WriteNullAsync(cancellationToken))
