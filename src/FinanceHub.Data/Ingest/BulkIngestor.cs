@@ -122,7 +122,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         var created = new List<string>();
         long count = 0;
         DateTimeOffset? min = null, max = null;
-        var writer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
+        var copy = await BinaryCopyStream.BeginAsync(connection, copySql, cancellationToken);
         try
         {
             await foreach (var row in rows.WithCancellation(cancellationToken))
@@ -138,39 +138,16 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
                     }
 
                     // A COPY owns the connection until it completes: finish it, create the asset, start a new one (same transaction).
-                    await writer.CompleteAsync(cancellationToken);
-                    await writer.DisposeAsync();
+                    await copy.CompleteAsync(cancellationToken);
+                    await copy.DisposeAsync();
                     assetId = await CreateAssetAsync(connection, transaction, symbol, cancellationToken);
                     assets[symbol] = assetId;
                     created.Add(symbol);
-                    writer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
+                    copy = await BinaryCopyStream.BeginAsync(connection, copySql, cancellationToken);
                 }
 
-                var utc = row.Date.UtcDateTime;
-                await writer.StartRowAsync(cancellationToken);
-                await writer.WriteAsync(assetId, NpgsqlDbType.Integer, cancellationToken);
-                await writer.WriteAsync(utc, NpgsqlDbType.TimestampTz, cancellationToken);
-                await writer.WriteAsync(row.Open, NpgsqlDbType.Numeric, cancellationToken);
-                await writer.WriteAsync(row.High, NpgsqlDbType.Numeric, cancellationToken);
-                await writer.WriteAsync(row.Low, NpgsqlDbType.Numeric, cancellationToken);
-                await writer.WriteAsync(row.Close, NpgsqlDbType.Numeric, cancellationToken);
-                await WriteNullableAsync(writer, row.AdjustedClose, NpgsqlDbType.Numeric, cancellationToken);
-                await writer.WriteAsync(row.Volume, NpgsqlDbType.Numeric, cancellationToken);
-                await WriteNullableAsync(writer, row.TradeCount, NpgsqlDbType.Integer, cancellationToken);
-                if (row.Source is null)
-                {
-                    await writer.WriteNullAsync(cancellationToken);
-                }
-                else
-                {
-                    await writer.WriteAsync(row.Source, NpgsqlDbType.Text, cancellationToken);
-                }
-
-                if (staged)
-                {
-                    await writer.WriteAsync(count, NpgsqlDbType.Bigint, cancellationToken);
-                }
-
+                WritePriceRow(copy, assetId, row, staged ? count : null);
+                await copy.FlushIfFullAsync(cancellationToken);
                 if (min is null || row.Date < min)
                 {
                     min = row.Date;
@@ -187,7 +164,7 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
                 }
             }
 
-            await writer.CompleteAsync(cancellationToken);
+            await copy.CompleteAsync(cancellationToken);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
         {
@@ -195,8 +172,8 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         }
         finally
         {
-            // Disposing an importer that was not completed cancels the COPY; the transaction then rolls back.
-            await writer.DisposeAsync();
+            // A COPY that was not completed is cancelled; the transaction then rolls back.
+            await copy.DisposeAsync();
         }
 
         long written = count;
@@ -223,6 +200,26 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
             SELECT DISTINCT ON (asset_id, date) {PriceColumns} FROM financehub_price_staging ORDER BY asset_id, date, {order}
             ON CONFLICT (asset_id, date) {onConflict}
             """;
+    }
+
+    /// <summary>One price row in the column order of the price COPY (and the staging table's load ordinal where staged).</summary>
+    internal static void WritePriceRow(BinaryCopyStream copy, int assetId, PriceRow row, long? ordinal)
+    {
+        copy.StartRow(ordinal is null ? (short)10 : (short)11);
+        copy.Int32(assetId);
+        copy.TimestampTz(row.Date);
+        copy.Numeric(row.Open);
+        copy.Numeric(row.High);
+        copy.Numeric(row.Low);
+        copy.Numeric(row.Close);
+        copy.Numeric(row.AdjustedClose);
+        copy.Numeric(row.Volume);
+        copy.Int32(row.TradeCount);
+        copy.Text(row.Source);
+        if (ordinal is { } n)
+        {
+            copy.Int64(n);
+        }
     }
 
     internal static DuplicateRowException Duplicate(PostgresException ex)

@@ -268,14 +268,14 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
     {
         private readonly NpgsqlConnection _connection;
         private readonly NpgsqlTransaction _transaction;
-        private readonly NpgsqlBinaryImporter _importer;
+        private readonly BinaryCopyStream _copy;
         private readonly bool _staged;
 
-        private StreamWriter(NpgsqlConnection connection, NpgsqlTransaction transaction, NpgsqlBinaryImporter importer, bool staged)
+        private StreamWriter(NpgsqlConnection connection, NpgsqlTransaction transaction, BinaryCopyStream copy, bool staged)
         {
             _connection = connection;
             _transaction = transaction;
-            _importer = importer;
+            _copy = copy;
             _staged = staged;
         }
 
@@ -296,8 +296,8 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
                     await create.ExecuteNonQueryAsync(cancellationToken);
                 }
 
-                var importer = await connection.BeginBinaryImportAsync(copySql, cancellationToken);
-                return new StreamWriter(connection, transaction, importer, staged);
+                var copy = await BinaryCopyStream.BeginAsync(connection, copySql, cancellationToken);
+                return new StreamWriter(connection, transaction, copy, staged);
             }
             catch
             {
@@ -319,13 +319,13 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
                         {
                             foreach (var item in batch)
                             {
-                                Write(item);
+                                BulkIngestor.WritePriceRow(_copy, item.AssetId, item.Row, _staged ? item.Ordinal : null);
+                                _copy.FlushIfFull();
                             }
                         }
                     }
 
-                    _importer.Complete();
-                    _importer.Dispose();
+                    _copy.Complete();
                 }
                 catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UniqueViolation)
                 {
@@ -338,50 +338,6 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
                     throw;
                 }
             }, failed.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default);
-
-        private void Write(in Item item)
-        {
-            var row = item.Row;
-            _importer.StartRow();
-            _importer.Write(item.AssetId, NpgsqlDbType.Integer);
-            _importer.Write(row.Date.UtcDateTime, NpgsqlDbType.TimestampTz);
-            _importer.Write(row.Open, NpgsqlDbType.Numeric);
-            _importer.Write(row.High, NpgsqlDbType.Numeric);
-            _importer.Write(row.Low, NpgsqlDbType.Numeric);
-            _importer.Write(row.Close, NpgsqlDbType.Numeric);
-            if (row.AdjustedClose is { } adjusted)
-            {
-                _importer.Write(adjusted, NpgsqlDbType.Numeric);
-            }
-            else
-            {
-                _importer.WriteNull();
-            }
-
-            _importer.Write(row.Volume, NpgsqlDbType.Numeric);
-            if (row.TradeCount is { } trades)
-            {
-                _importer.Write(trades, NpgsqlDbType.Integer);
-            }
-            else
-            {
-                _importer.WriteNull();
-            }
-
-            if (row.Source is null)
-            {
-                _importer.WriteNull();
-            }
-            else
-            {
-                _importer.Write(row.Source, NpgsqlDbType.Text);
-            }
-
-            if (_staged)
-            {
-                _importer.Write(item.Ordinal, NpgsqlDbType.Bigint);
-            }
-        }
 
         public async Task<long> MergeAsync(string mergeSql, CancellationToken cancellationToken)
         {
@@ -398,8 +354,8 @@ internal sealed class ParallelPriceLoad(NpgsqlDataSource dataSource, int streams
             {
                 await Done.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-                // Disposing an importer that was not completed cancels its COPY; the transaction then rolls back.
-                await _importer.DisposeAsync();
+                // A COPY that was not completed is cancelled; the transaction then rolls back.
+                await _copy.DisposeAsync();
             }
             catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or OperationCanceledException)
             {

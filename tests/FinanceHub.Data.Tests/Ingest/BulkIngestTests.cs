@@ -123,6 +123,74 @@ public sealed class BulkIngestTests(DatabaseFixture fixture)
         Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic"));
     }
 
+    /// <summary>
+    /// The load encodes rows itself (BinaryCopyStream); the oracle is Npgsql's own encoding of the same values, sent as
+    /// parameters of a plain INSERT into a copy of the table. Scales 0 to 28, values that round at the column's scale, the
+    /// limits of numeric(20,8) and numeric(28,8), negative prices and zeros, instants before 1970 and 2000 with ticks below a
+    /// microsecond, offsets, text beyond ASCII, and NULLs; over one stream, two, and the staged (upsert) path.
+    /// </summary>
+    [Theory]
+    [InlineData(1, ConflictMode.Error)]
+    [InlineData(2, ConflictMode.Error)]
+    [InlineData(1, ConflictMode.Update)]
+    [InlineData(2, ConflictMode.Skip)]
+    public async Task Every_value_arrives_as_npgsql_parameters_would_send_it(int parallelism, ConflictMode onConflict)
+    {
+        var (ingestor, dataSource) = await NewDatabaseAsync();
+        await dataSource.InsertAssetAsync("BTC");
+        decimal[] prices =
+        [
+            0m, -0.0m, 0.00000001m, -0.00000001m, 0.000000005m, 0.000000004999m, 1m, 1.5m, 10000m, 10000.0001m, 9999.9999m,
+            -37.63m, 123456789012.5m, 999999999999.99999999m, -999999999999.99999999m, 0.1234567890123456789012345678m,
+            1.2345678901234567890123456789m, 100.12345678m, 5e-28m, 12345678.9m, 70000.000000001m,
+        ];
+        decimal[] volumes = [0m, 99999999999999999999.99999999m, 12345678901234567890m, 0.5m, 1e-28m, 4294967296.00000001m];
+        var instants = new[]
+        {
+            new DateTimeOffset(1969, 12, 31, 23, 59, 59, TimeSpan.Zero).AddTicks(9_999_999), new DateTimeOffset(1999, 12, 31, 23, 59, 59, TimeSpan.Zero).AddTicks(3),
+            new DateTimeOffset(2000, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(-7), new DateTimeOffset(2026, 3, 29, 2, 30, 0, TimeSpan.FromHours(2)).AddTicks(17),
+            new DateTimeOffset(2040, 2, 29, 12, 0, 0, TimeSpan.FromHours(-5)), new DateTimeOffset(1900, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(1),
+        };
+        string?[] sources = [null, "", "csv", "Börse Frankfurt ✓ 東京 🚀", new string('x', 64)];
+        var rows = new List<PriceRow>();
+        for (var i = 0; i < prices.Length * instants.Length; i++)
+        {
+            var p = prices[i % prices.Length];
+            rows.Add(new PriceRow("BTC", instants[i % instants.Length].AddDays(i), p, p, p, p, volumes[i % volumes.Length],
+                AdjustedClose: i % 3 == 0 ? null : prices[(i + 5) % prices.Length], TradeCount: (i % 4) switch { 0 => null, 1 => 0, 2 => int.MaxValue, _ => i },
+                Source: sources[i % sources.Length]));
+        }
+
+        await dataSource.ExecuteAsync("CREATE TABLE expected (LIKE asset_prices_historic)");
+        foreach (var r in rows)
+        {
+            await using var insert = dataSource.CreateCommand(
+                "INSERT INTO expected VALUES ((SELECT id FROM assets WHERE symbol = 'BTC'), $1, $2, $3, $4, $5, $6, $7, $8, $9)");
+            insert.Parameters.Add(new() { Value = r.Date.UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
+            foreach (var value in new object?[] { r.Open, r.High, r.Low, r.Close, r.AdjustedClose, r.Volume })
+            {
+                insert.Parameters.Add(new() { Value = value ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Numeric });
+            }
+
+            insert.Parameters.Add(new() { Value = (object?)r.TradeCount ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Integer });
+            insert.Parameters.Add(new() { Value = (object?)r.Source ?? DBNull.Value, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text });
+            await insert.ExecuteNonQueryAsync(Ct);
+        }
+
+        var result = await ingestor.IngestPricesAsync(rows, new IngestOptions { Parallelism = parallelism, OnConflict = onConflict }, Ct);
+
+        Assert.Equal(rows.Count, result.RowsWritten);
+        Assert.Equal(rows.Count, await dataSource.ScalarAsync<long>("SELECT count(*) FROM expected"));
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>(
+            """
+            SELECT count(*) FROM ((TABLE asset_prices_historic EXCEPT ALL TABLE expected) UNION ALL (TABLE expected EXCEPT ALL TABLE asset_prices_historic)) d
+            """));
+        // The same text as PostgreSQL prints it (numeric equality would not see a scale that differs).
+        Assert.Equal(
+            await dataSource.ScalarAsync<string>("SELECT md5(string_agg(e::text, '|' ORDER BY date)) FROM expected e"),
+            await dataSource.ScalarAsync<string>("SELECT md5(string_agg(p::text, '|' ORDER BY date)) FROM asset_prices_historic p"));
+    }
+
     [Fact]
     public async Task Ef_core_add_and_save_changes_still_work_for_small_writes()
     {
