@@ -138,14 +138,25 @@ start_pg() {
 replica_running() { [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && as_postgres pg_ctl -D "$REPLICA_DATA" status >/dev/null 2>&1; }
 
 # A streaming standby of the server above, in the same root: a base backup of the running primary, hot standby on its
-# own port. Made once; later starts catch up from the primary's WAL (or are made again when they cannot).
+# own port, fed through a replication slot. Made once; while it is stopped the slot keeps the WAL it needs (up to
+# max_slot_wal_keep_size), so later starts catch up. A standby made without a slot (older versions of this script)
+# could not, once the primary had recycled that WAL: it is made again.
+REPLICA_SLOT=financehub_standby
+primary_sql() { PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc "$1"; }
 start_replica() {
   if replica_running; then say "standby already running on 127.0.0.1:$REPLICA_PORT"; return; fi
+  if [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && ! grep -q "primary_slot_name" "$ROOT$REPLICA_DATA/postgresql.auto.conf" 2>/dev/null; then
+    say "the standby has no replication slot and may be unable to catch up: making it again"
+    rm -rf "${ROOT:?}$REPLICA_DATA"
+  fi
   if [ ! -f "$ROOT$REPLICA_DATA/PG_VERSION" ]; then
     say "making a streaming standby with pg_basebackup"
     rm -rf "${ROOT:?}$REPLICA_DATA"
+    primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '8GB'" && primary_sql "SELECT pg_reload_conf()" >/dev/null \
+      && primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null \
+      || fail "could not prepare the primary's replication slot"
     PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD pg_basebackup -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$REPLICA_DATA" \
-      -X stream -R --checkpoint=fast >"$ROOT$LOG_DIR/basebackup.log" 2>&1 || fail "pg_basebackup failed; see $ROOT$LOG_DIR/basebackup.log"
+      -X stream -R -C -S "$REPLICA_SLOT" --checkpoint=fast >"$ROOT$LOG_DIR/basebackup.log" 2>&1 || fail "pg_basebackup failed; see $ROOT$LOG_DIR/basebackup.log"
     cat >>"$ROOT$REPLICA_DATA/postgresql.auto.conf" <<CONF
 port = $REPLICA_PORT
 primary_conninfo = 'host=127.0.0.1 port=$PG_PORT user=postgres password=$PG_PASSWORD application_name=financehub_standby'
@@ -225,7 +236,9 @@ case "$cmd" in
     case "${2:-}" in
       start) need_root replica; start_pg; start_replica ;;
       stop) stop_replica ;;
-      reset) stop_replica; rm -rf "${ROOT:?}$REPLICA_DATA"; say "standby removed" ;;
+      reset) stop_replica; rm -rf "${ROOT:?}$REPLICA_DATA"
+             if pg_running; then primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null; fi
+             say "standby removed" ;;
       status) if replica_running; then echo "standby:    running on 127.0.0.1:$REPLICA_PORT"; else echo "standby:    stopped"; fi ;;
       *) fail "usage: $0 replica start|stop|reset|status" ;;
     esac
