@@ -143,6 +143,7 @@ replica_running() { [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && as_postgres pg_ctl
 # could not, once the primary had recycled that WAL: it is made again.
 REPLICA_SLOT=financehub_standby
 primary_sql() { PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc "$1"; }
+drop_replica_slot() { primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null; }
 start_replica() {
   if replica_running; then say "standby already running on 127.0.0.1:$REPLICA_PORT"; return; fi
   if [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && ! grep -q "primary_slot_name" "$ROOT$REPLICA_DATA/postgresql.auto.conf" 2>/dev/null; then
@@ -153,7 +154,7 @@ start_replica() {
     say "making a streaming standby with pg_basebackup"
     rm -rf "${ROOT:?}$REPLICA_DATA"
     primary_sql "ALTER SYSTEM SET max_slot_wal_keep_size = '8GB'" && primary_sql "SELECT pg_reload_conf()" >/dev/null \
-      && primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null \
+      && drop_replica_slot \
       || fail "could not prepare the primary's replication slot"
     PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD pg_basebackup -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$REPLICA_DATA" \
       -X stream -R -C -S "$REPLICA_SLOT" --checkpoint=fast >"$ROOT$LOG_DIR/basebackup.log" 2>&1 || fail "pg_basebackup failed; see $ROOT$LOG_DIR/basebackup.log"
@@ -237,7 +238,7 @@ case "$cmd" in
       start) need_root replica; start_pg; start_replica ;;
       stop) stop_replica ;;
       reset) stop_replica; rm -rf "${ROOT:?}$REPLICA_DATA"
-             if pg_running; then primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null; fi
+             if pg_running; then drop_replica_slot; fi
              say "standby removed" ;;
       status) if replica_running; then echo "standby:    running on 127.0.0.1:$REPLICA_PORT"; else echo "standby:    stopped"; fi ;;
       *) fail "usage: $0 replica start|stop|reset|status" ;;

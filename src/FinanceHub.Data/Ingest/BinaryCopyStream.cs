@@ -176,7 +176,7 @@ internal sealed class BinaryCopyStream : IAsyncDisposable
     /// <summary>Ends the COPY: the rows are then in the table, in the connection's transaction. The server's errors surface here.</summary>
     public void Complete()
     {
-        BinaryPrimitives.WriteInt16BigEndian(Reserve(2), -1);
+        WriteTrailer();
         _stream.Write(_buffer, 0, _length);
         _length = 0;
         _completed = true;
@@ -186,7 +186,7 @@ internal sealed class BinaryCopyStream : IAsyncDisposable
     /// <inheritdoc cref="Complete"/>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
-        BinaryPrimitives.WriteInt16BigEndian(Reserve(2), -1);
+        WriteTrailer();
         await FlushAsync(cancellationToken);
         _completed = true;
         await _stream.DisposeAsync();
@@ -216,6 +216,9 @@ internal sealed class BinaryCopyStream : IAsyncDisposable
         await _stream.WriteAsync(_buffer.AsMemory(0, _length), cancellationToken);
         _length = 0;
     }
+
+    /// <summary>The end of the rows: a field count of -1.</summary>
+    private void WriteTrailer() => BinaryPrimitives.WriteInt16BigEndian(Reserve(2), -1);
 
     private Span<byte> Reserve(int bytes)
     {
