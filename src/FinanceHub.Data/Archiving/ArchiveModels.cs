@@ -36,6 +36,15 @@ public sealed record ArchiveManifest
     /// <summary>Rows in the file.</summary>
     public required long RowCount { get; init; }
 
+    /// <summary>
+    /// The earliest and latest time of its rows (none when it has none; archives made before 0.9 do not say): a restore
+    /// prepares chunks for this span only, not for the whole range.
+    /// </summary>
+    public DateTimeOffset? EarliestTime { get; init; }
+
+    /// <inheritdoc cref="EarliestTime"/>
+    public DateTimeOffset? LatestTime { get; init; }
+
     /// <summary>SHA-256 of the data file, hex.</summary>
     public required string FileSha256 { get; init; }
 

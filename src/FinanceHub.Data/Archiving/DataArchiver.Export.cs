@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text.Json;
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Timescale;
 using Npgsql;
 using NpgsqlTypes;
@@ -52,6 +53,7 @@ public sealed partial class DataArchiver
         var counted = ChecksumInSnapshotAsync(snapshot, definition, start, end, failed.Token);
         long rows;
         string checksum;
+        DateTimeOffset? earliest, latest;
         string sha256;
         long size;
         try
@@ -98,16 +100,16 @@ public sealed partial class DataArchiver
                     }
 
                     await hashing.FlushAsync(cancellationToken);
-                    (sha256, size) = (hashing.HashHex(), hashing.BytesWritten);
+                    (sha256, size) = (hashing.HashHex(), hashing.Bytes);
                 }
             }
 
-            (rows, checksum) = await counted;
+            (rows, checksum, earliest, latest) = await counted;
 
             var manifest = new ArchiveManifest
             {
                 Id = id, Table = definition.Table, TimeColumn = definition.TimeColumn, Columns = columns, RangeStart = start, RangeEnd = end,
-                RowCount = rows, FileSha256 = sha256, FileSize = size, ContentChecksum = checksum, SchemaVersion = schemaVersion,
+                RowCount = rows, EarliestTime = earliest, LatestTime = latest, FileSha256 = sha256, FileSize = size, ContentChecksum = checksum, SchemaVersion = schemaVersion,
                 CreatedAt = timeProvider.GetUtcNow(), DataFile = name, Format = ArchiveFiles.ManifestFormat(format),
                 NullMarker = format == ArchiveFormat.Parquet ? null : ArchiveColumns.Null,
                 RowGroupRows = format == ArchiveFormat.Parquet ? _options.ParquetRowGroupRows : null,
@@ -143,8 +145,11 @@ public sealed partial class DataArchiver
     /// <summary>Blocks compressed at once: one per core (at most 8); the operating system shares the cores with the COPY.</summary>
     private static int CompressionDegree => Math.Clamp(Environment.ProcessorCount, 1, 8);
 
-    /// <summary>Row count and content checksum of a range, read on a connection of its own in the exporter's snapshot.</summary>
-    private async Task<(long Rows, string Checksum)> ChecksumInSnapshotAsync(
+    /// <summary>
+    /// Row count, content checksum and earliest and latest time of a range, read on a connection of its own in the
+    /// exporter's snapshot.
+    /// </summary>
+    private async Task<(long Rows, string Checksum, DateTimeOffset? Earliest, DateTimeOffset? Latest)> ChecksumInSnapshotAsync(
         string snapshot, HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
@@ -154,7 +159,14 @@ public sealed partial class DataArchiver
             await set.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        return await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
+        var (rows, checksum) = await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
+        var time = SqlIdentifiers.Quote(definition.TimeColumn);
+        var span = await connection.QueryAsync(transaction,
+            $"SELECT min({time}), max({time}) FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= $1 AND {time} < $2",
+            [NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)],
+            r => (r.IsDBNull(0) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(0), r.IsDBNull(1) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(1)),
+            cancellationToken);
+        return (rows, checksum, span[0].Item1, span[0].Item2);
     }
 
     private static string TimestampLiteral(DateTimeOffset t)
@@ -194,17 +206,25 @@ public sealed partial class DataArchiver
         }
     }
 
-    private static async Task RequireFileMatchesManifestAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
+    internal static async Task RequireFileMatchesManifestAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
     {
         await using var check = File.OpenRead(path);
         var (sha256, length) = await HashingStream.HashAsync(check, cancellationToken);
         if (length != manifest.FileSize || sha256 != manifest.FileSha256)
         {
-            throw new ArchiveIntegrityException(
-                $"Archive {Path.GetFileName(path)} does not match its manifest (size {length} vs {manifest.FileSize}, SHA-256 {sha256} vs {manifest.FileSha256}): " +
-                "the file is corrupt or truncated. Restore from another copy (local or S3).");
+            throw FileMismatch(manifest, path, sha256, length);
         }
     }
+
+    internal static ArchiveIntegrityException FileMismatch(ArchiveManifest manifest, string path, string sha256, long length)
+        => new($"Archive {Path.GetFileName(path)} does not match its manifest (size {length} vs {manifest.FileSize}, SHA-256 {sha256} vs {manifest.FileSha256}): " +
+               "the file is corrupt or truncated. Restore from another copy (local or S3).");
+
+    /// <summary>What a gzip reader or PostgreSQL's CSV reader said about a file, as an integrity error.</summary>
+    internal static ArchiveIntegrityException Unreadable(string path, Exception ex)
+        => ex is PostgresException pg
+            ? new($"Archive {Path.GetFileName(path)} cannot be read by PostgreSQL ({pg.MessageText}{(pg.Where is { } where ? "; " + where : "")}): it is corrupt or truncated.")
+            : new($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
 
     /// <summary>Streams an archive file of either format into <paramref name="table"/> (a staging table, or the target itself).</summary>
     private static Task CopyArchiveIntoAsync(NpgsqlConnection connection, ArchiveManifest manifest, string path, string table, CancellationToken cancellationToken)
@@ -237,17 +257,14 @@ public sealed partial class DataArchiver
                 throw;
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
+        catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException
+                                   || (ex is PostgresException pg && (pg.SqlState.StartsWith("22", StringComparison.Ordinal) || pg.SqlState == PostgresErrorCodes.BadCopyFileFormat)))
         {
-            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read ({ex.Message}): it is corrupt or truncated.");
-        }
-        catch (PostgresException ex) when (ex.SqlState.StartsWith("22", StringComparison.Ordinal) || ex.SqlState == PostgresErrorCodes.BadCopyFileFormat)
-        {
-            throw new ArchiveIntegrityException($"Archive {Path.GetFileName(path)} cannot be read by PostgreSQL ({ex.MessageText}{(ex.Where is { } where ? "; " + where : "")}): it is corrupt or truncated.");
+            throw Unreadable(path, ex);
         }
     }
 
-    private static async Task<(long Rows, string Checksum)> ContentChecksumAsync(
+    internal static async Task<(long Rows, string Checksum)> ContentChecksumAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string timeColumn, DateTimeOffset start, DateTimeOffset end,
         CancellationToken cancellationToken)
     {

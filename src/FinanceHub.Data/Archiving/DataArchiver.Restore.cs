@@ -26,9 +26,20 @@ public sealed partial class DataArchiver
                     RequireSameSchema(manifest, target, columns);
                 }
 
-                await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
-                restored = await TryRestoreDirectlyAsync(connection, manifest, path, target, cancellationToken)
-                           ?? await RestoreThroughStagingAsync(connection, manifest, path, target, cancellationToken);
+                // A large gzip CSV archive into an empty range: over several COPY streams, verified in the same pass.
+                var parallel = _options.RestoreStreams > 1 && manifest.RowCount >= _options.ParallelRestoreMinRows
+                               && ArchiveFiles.FromManifest(manifest) != ArchiveFormat.Parquet;
+                var streamed = parallel ? await new ParallelCsvRestore(dataSource, manifest, path, target, _options.RestoreStreams).TryRunAsync(cancellationToken) : null;
+                if (streamed is { } rows)
+                {
+                    restored = rows;
+                }
+                else
+                {
+                    await RequireFileMatchesManifestAsync(manifest, path, cancellationToken);
+                    restored = await TryRestoreDirectlyAsync(connection, manifest, path, target, cancellationToken)
+                               ?? await RestoreThroughStagingAsync(connection, manifest, path, target, cancellationToken);
+                }
             }
 
             IReadOnlyList<AggregateRefreshResult>? refreshes = null;

@@ -2,12 +2,12 @@ using System.Security.Cryptography;
 
 namespace FinanceHub.Data.Archiving;
 
-/// <summary>A write-through stream that hashes (SHA-256) and counts what passes.</summary>
+/// <summary>A pass-through stream that hashes (SHA-256) and counts what passes: what is written to it, or read through it.</summary>
 internal sealed class HashingStream(Stream inner) : Stream
 {
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
-    public long BytesWritten { get; private set; }
+    public long Bytes { get; private set; }
 
     public string HashHex() => Convert.ToHexStringLower(_hash.GetHashAndReset());
 
@@ -16,14 +16,14 @@ internal sealed class HashingStream(Stream inner) : Stream
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         _hash.AppendData(buffer);
-        BytesWritten += buffer.Length;
+        Bytes += buffer.Length;
         inner.Write(buffer);
     }
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         _hash.AppendData(buffer.Span);
-        BytesWritten += buffer.Length;
+        Bytes += buffer.Length;
         await inner.WriteAsync(buffer, cancellationToken);
     }
 
@@ -34,17 +34,36 @@ internal sealed class HashingStream(Stream inner) : Stream
 
     public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
-    public override bool CanRead => false;
+    public override int Read(Span<byte> buffer)
+    {
+        var read = inner.Read(buffer);
+        _hash.AppendData(buffer[..read]);
+        Bytes += read;
+        return read;
+    }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        var read = await inner.ReadAsync(buffer, cancellationToken);
+        _hash.AppendData(buffer.Span[..read]);
+        Bytes += read;
+        return read;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+        => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override bool CanRead => inner.CanRead;
 
     public override bool CanSeek => false;
 
-    public override bool CanWrite => true;
+    public override bool CanWrite => inner.CanWrite;
 
-    public override long Length => BytesWritten;
+    public override long Length => Bytes;
 
-    public override long Position { get => BytesWritten; set => throw new NotSupportedException(); }
+    public override long Position { get => Bytes; set => throw new NotSupportedException(); }
 
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
 

@@ -52,6 +52,11 @@ internal static partial class ManifestValidation
             problems.Add("its range is empty or reversed");
         }
 
+        if (manifest.EarliestTime is { } earliest && (earliest < manifest.RangeStart || manifest.LatestTime is not { } latest || latest < earliest || latest >= manifest.RangeEnd))
+        {
+            problems.Add("its earliest and latest row times are not an ordered pair inside its range");
+        }
+
         if (manifest.RowCount < 0 || manifest.FileSize < 0)
         {
             problems.Add("it gives a negative row count or size");
