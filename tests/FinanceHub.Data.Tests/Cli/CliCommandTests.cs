@@ -185,6 +185,8 @@ public sealed class CliCommandTests(DatabaseFixture fixture)
         fixture.RequireCommunity();
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync("cli_compress", migrate: true);
         await using var _ = dataSource;
+        // The migration's compression policy would otherwise compress the old chunks first, whenever its job runs.
+        await dataSource.ExecuteAsync("SELECT alter_job(job_id, scheduled => false) FROM timescaledb_information.jobs WHERE proc_name = 'policy_compression'");
         await dataSource.InsertPricesAsync(await dataSource.InsertAssetAsync("BTC"), DateTimeOffset.UtcNow.AddDays(-60), DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
 
         var (code, output, error) = await RunCliAsync("compress", "asset_prices_historic", "--older-than", "30 days", "--json", "--connection", connectionString);
