@@ -52,9 +52,17 @@ internal static partial class ManifestValidation
             problems.Add("its range is empty or reversed");
         }
 
-        if (manifest.EarliestTime is { } earliest && (earliest < manifest.RangeStart || manifest.LatestTime is not { } latest || latest < earliest || latest >= manifest.RangeEnd))
+        if (manifest.EarliestTime.HasValue != manifest.LatestTime.HasValue
+            || (manifest.EarliestTime is { } earliest && manifest.LatestTime is { } latest
+                && (earliest < manifest.RangeStart || latest < earliest || latest >= manifest.RangeEnd)))
         {
             problems.Add("its earliest and latest row times are not an ordered pair inside its range");
+        }
+
+        if (!System.Numerics.BigInteger.TryParse(manifest.ContentChecksum, System.Globalization.NumberStyles.AllowLeadingSign,
+                System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            problems.Add("its content checksum is not a whole number");
         }
 
         if (manifest.RowCount < 0 || manifest.FileSize < 0)

@@ -30,6 +30,9 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
     private const int MaxChunksToCreate = 1000;
 
     private readonly string _table = SqlIdentifiers.Quote(target);
+
+    /// <summary>The first writer's error; the others' come from being cancelled because of it.</summary>
+    private Exception? _firstFailure;
     private readonly string _time = SqlIdentifiers.Quote(manifest.TimeColumn);
     private readonly string _columns = string.Join(", ", manifest.Columns.Select(c => SqlIdentifiers.Quote(c.Name)));
 
@@ -43,7 +46,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
     public async Task<long?> TryRunAsync(CancellationToken cancellationToken)
     {
         await using var control = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (await RangeHoldsRowsAsync(control, cancellationToken) || await TimeChunkIntervalAsync(control, cancellationToken) is not { } chunking)
+        if (await RangeHoldsRowsAsync(control, cancellationToken) || await IsHypertableAsync(control, cancellationToken) is not { } hypertable)
         {
             return null;
         }
@@ -55,10 +58,10 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
         var created = new List<string>();
         try
         {
-            var first = await ReadAsync(blocks, cancellationToken);
-            if (first is { } block && chunking.Hypertable)
+            var first = await blocks.NextAsync(cancellationToken);
+            if (first is { } block && hypertable)
             {
-                if (!await CreateMissingChunksAsync(control, block, chunking.Interval, created, cancellationToken))
+                if (!await CreateMissingChunksAsync(control, block, created, cancellationToken))
                 {
                     System.Buffers.ArrayPool<byte>.Shared.Return(block.Buffer);
                     return null;
@@ -89,13 +92,13 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             for (var i = 0; i < streams; i++)
             {
                 writers[i] = await Writer.OpenAsync(dataSource, $"COPY {_table} ({_columns}) FROM STDIN (FORMAT csv, NULL '{ArchiveColumns.Null}')", failed.Token);
-                writers[i].Start(failed);
+                writers[i].Start(failed, ex => Interlocked.CompareExchange(ref _firstFailure, ex, null));
             }
 
             try
             {
                 var next = 0;
-                for (var block = first; block is not null; block = await ReadAsync(blocks, failed.Token))
+                for (var block = first; block is not null; block = await blocks.NextAsync(failed.Token))
                 {
                     await writers[next].Queue.Writer.WriteAsync(block.Value, failed.Token);
                     next = (next + 1) % streams;
@@ -111,8 +114,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
                 await Task.WhenAll(writers.Select(w => w.Done)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                throw writers.Select(w => w.Done.Exception?.InnerException).FirstOrDefault(e => e is not null and not OperationCanceledException)
-                      ?? new OperationCanceledException(failed.Token);
+                throw _firstFailure ?? new OperationCanceledException(failed.Token);
             }
 
             // The whole file went through the hash, including anything after the compressed data.
@@ -137,9 +139,10 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             {
                 try
                 {
-                    await writers[i].Transaction.CommitAsync(cancellationToken);
+                    // Not cancellable: stopping between two commits is what would leave part of the range.
+                    await writers[i].Transaction.CommitAsync(CancellationToken.None);
                 }
-                catch (Exception ex) when (i > 0 && ex is NpgsqlException or OperationCanceledException)
+                catch (NpgsqlException ex) when (i > 0)
                 {
                     throw new InvalidOperationException(
                         $"Restoring archive {manifest.Id} committed {i} of its {writers.Length} streams before the next failed ({ex.Message}): part of " +
@@ -169,16 +172,13 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
         }
     }
 
-    private static async ValueTask<(byte[] Buffer, int Length)?> ReadAsync(CsvRowBlocks blocks, CancellationToken cancellationToken)
-        => await blocks.NextAsync(cancellationToken);
-
     private async Task<bool> RangeHoldsRowsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
         => await connection.ScalarAsync<bool>(null, $"SELECT EXISTS (SELECT 1 FROM {_table} WHERE {_time} >= $1 AND {_time} < $2)",
             [NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd)], cancellationToken);
 
-    /// <summary>Whether the table is a hypertable, and its chunk interval; null when it is partitioned otherwise than by
-    /// the archive's time column alone, or its range would need too many chunks.</summary>
-    private async Task<(bool Hypertable, TimeSpan Interval)?> TimeChunkIntervalAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>Whether the table is a hypertable; null when it is partitioned otherwise than by the archive's time column
+    /// alone, or its rows' span would need too many chunks.</summary>
+    private async Task<bool?> IsHypertableAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         var dimensions = await connection.QueryAsync(null,
             """
@@ -187,7 +187,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             """, [_table], r => (Column: r.GetString(0), Interval: r.IsDBNull(1) ? (TimeSpan?)null : r.GetTimeSpan(1)), cancellationToken);
         if (dimensions.Count == 0)
         {
-            return (false, TimeSpan.Zero);
+            return false;
         }
 
         if (dimensions is not [{ Interval: { } interval } only] || only.Column != manifest.TimeColumn || interval <= TimeSpan.Zero
@@ -196,7 +196,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             return null;
         }
 
-        return (true, interval);
+        return true;
     }
 
     /// <summary>
@@ -204,9 +204,10 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
     /// archive's first row at the chunk's time) inserted and deleted again. False when the placeholder is refused.
     /// </summary>
     private async Task<bool> CreateMissingChunksAsync(
-        NpgsqlConnection connection, (byte[] Buffer, int Length) block, TimeSpan interval, List<string> created, CancellationToken cancellationToken)
+        NpgsqlConnection connection, (byte[] Buffer, int Length) block, List<string> created, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await connection.ExecuteAsync(transaction, "SET LOCAL lock_timeout = '10s'", [], cancellationToken);
         await connection.ExecuteAsync(transaction, $"CREATE TEMP TABLE financehub_restore_seed (LIKE {_table}) ON COMMIT DROP", [], cancellationToken);
         await using (var seed = await connection.BeginTextImportAsync(
             $"COPY financehub_restore_seed ({_columns}) FROM STDIN (FORMAT csv, NULL '{ArchiveColumns.Null}')", cancellationToken))
@@ -235,18 +236,27 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
                      """, [], r => (Chunk: r.GetFieldValue<uint>(0), Row: r.GetValue(1)), cancellationToken);
                 foreach (var (chunk, row) in placed)
                 {
-                    var name = await connection.QueryAsync(transaction,
-                        "SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
-                        [new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid }],
-                        r => SqlIdentifiers.Quote(r.GetString(0)) + "." + SqlIdentifiers.Quote(r.GetString(1)), cancellationToken);
-                    await connection.ExecuteAsync(transaction, $"DELETE FROM ONLY {name[0]} WHERE ctid = $1",
-                        [new NpgsqlParameter { Value = row, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Tid }], cancellationToken);
-                    created.Add(name[0]);
+                    // The row's relation is one of the table's chunks (an inheritance child), never the table itself.
+                    var name = (await connection.QueryAsync(transaction,
+                        """
+                        SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                        JOIN pg_inherits i ON i.inhrelid = c.oid WHERE c.oid = $1 AND i.inhparent = $2::regclass
+                        """, [new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Oid }, _table],
+                        r => SqlIdentifiers.Quote(r.GetString(0)) + "." + SqlIdentifiers.Quote(r.GetString(1)), cancellationToken)).SingleOrDefault()
+                        ?? throw new InvalidOperationException($"The placeholder row for {target} at {t:O} did not land in one of its chunks.");
+                    if (await connection.ExecuteAsync(transaction, $"DELETE FROM ONLY {name} WHERE ctid = $1",
+                            [new NpgsqlParameter { Value = row, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Tid }], cancellationToken) != 1)
+                    {
+                        throw new InvalidOperationException($"The placeholder row for {target} at {t:O} could not be deleted again.");
+                    }
+
+                    created.Add(name);
                 }
             }
-            catch (PostgresException ex) when (ex.SqlState.StartsWith("23", StringComparison.Ordinal))
+            catch (PostgresException ex) when (ex.SqlState.StartsWith("23", StringComparison.Ordinal) || ex.SqlState == PostgresErrorCodes.LockNotAvailable)
             {
-                // The placeholder breaks a constraint at that time (a CHECK on the time column, say): one stream instead.
+                // The placeholder breaks a constraint at that time (a CHECK on the time column, say), or another
+                // transaction holds the table: one stream instead.
                 await transaction.RollbackAsync(cancellationToken);
                 created.Clear();
                 return false;
@@ -341,7 +351,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             }
         }
 
-        public void Start(CancellationTokenSource failed)
+        public void Start(CancellationTokenSource failed, Action<Exception> failing)
             => Done = Task.Run(async () =>
             {
                 try
@@ -360,8 +370,13 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
 
                     await _copy.DisposeAsync();
                 }
-                catch
+                catch (Exception ex)
                 {
+                    if (!failed.IsCancellationRequested)
+                    {
+                        failing(ex);
+                    }
+
                     await failed.CancelAsync();
                     throw;
                 }

@@ -9,6 +9,7 @@ public sealed class ArchiveOptionsTests
     {
         Assert.Equal(2, ArchiveOptions.FromEnvironment(_ => null).RestoreStreams);
         Assert.Equal(1, ArchiveOptions.FromEnvironment(name => name == "ARCHIVE_RESTORE_STREAMS" ? "1" : null).RestoreStreams);
+        Assert.Equal(16, ArchiveOptions.FromEnvironment(name => name == "ARCHIVE_RESTORE_STREAMS" ? "16" : null).RestoreStreams);
         foreach (var bad in new[] { "0", "-2", "two", "17" })
         {
             var error = Assert.Throws<ArgumentException>(() => ArchiveOptions.FromEnvironment(name => name == "ARCHIVE_RESTORE_STREAMS" ? bad : null));

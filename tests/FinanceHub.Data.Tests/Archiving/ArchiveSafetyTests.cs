@@ -193,6 +193,9 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
             ("table", m => { m["table"] = "pg_authid"; m["dataFile"] = "evil_table.csv.gz"; }),
             ("type", m => { m["columns"]![0]!["type"] = "text); DROP TABLE assets; --"; m["dataFile"] = "evil_type.csv.gz"; }),
             ("size", m => { m["fileSize"] = -1; m["dataFile"] = "evil_size.csv.gz"; }),
+            ("latest", m => { m.Remove("earliestTime"); m["dataFile"] = "evil_latest.csv.gz"; }),
+            ("span", m => { m["latestTime"] = m["rangeEnd"]!.DeepClone(); m["dataFile"] = "evil_span.csv.gz"; }),
+            ("checksum", m => { m["contentChecksum"] = "12e3"; m["dataFile"] = "evil_checksum.csv.gz"; }),
         };
         foreach (var (name, edit) in hostile)
         {

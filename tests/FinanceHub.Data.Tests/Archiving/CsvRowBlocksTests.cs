@@ -32,6 +32,31 @@ public sealed class CsvRowBlocksTests
         }
     }
 
+    [Theory]
+    [InlineData(16)]
+    [InlineData(4096)]
+    public async Task Short_reads_and_a_last_row_without_its_line_break_lose_nothing(int blockSize)
+    {
+        var (csv, rowEnds, headerEnd) = MakeCsv(new Random(7), rows: 500);
+        csv = csv[..^1]; // no line break after the last row
+        rowEnds.Add(csv.Length);
+
+        var blocks = new List<byte[]>();
+        var reader = new CsvRowBlocks(new TrickleStream(csv), blockSize);
+        while (await reader.NextAsync(TestContext.Current.CancellationToken) is { } block)
+        {
+            blocks.Add(block.Buffer.AsSpan(0, block.Length).ToArray());
+        }
+
+        Assert.Equal(csv.AsSpan(headerEnd).ToArray(), blocks.SelectMany(b => b).ToArray());
+        var offset = headerEnd;
+        foreach (var block in blocks)
+        {
+            offset += block.Length;
+            Assert.Contains(offset, rowEnds);
+        }
+    }
+
     [Fact]
     public async Task A_file_of_only_a_header_or_nothing_has_no_blocks()
     {
@@ -40,6 +65,13 @@ public sealed class CsvRowBlocksTests
             var reader = new CsvRowBlocks(new MemoryStream(Encoding.UTF8.GetBytes(text)), 4);
             Assert.Null(await reader.NextAsync(TestContext.Current.CancellationToken));
         }
+    }
+
+    /// <summary>Hands out at most 7 bytes per read, as a decompressor may.</summary>
+    private sealed class TrickleStream(byte[] data) : MemoryStream(data)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+            => base.ReadAsync(buffer[..Math.Min(buffer.Length, 7)], cancellationToken);
     }
 
     /// <summary>

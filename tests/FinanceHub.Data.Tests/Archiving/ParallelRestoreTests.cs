@@ -19,16 +19,26 @@ public sealed class ParallelRestoreTests(DatabaseFixture fixture)
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Theory]
-    [InlineData(1)]
-    [InlineData(2)]
-    [InlineData(3)]
-    public async Task A_dropped_range_comes_back_exactly_in_one_transaction_per_stream(int streams)
+    [InlineData(1, false)]
+    [InlineData(2, false)]
+    [InlineData(3, false)]
+    [InlineData(2, true)]
+    public async Task A_dropped_range_comes_back_exactly_in_one_transaction_per_stream(int streams, bool manifestWithoutRowTimes)
     {
         await using var ctx = await SeedAsync($"restore_streams_{streams}");
         ctx.Options.RestoreStreams = streams;
         var (rows, md5) = await ContentAsync(ctx);
         var chunks = await ChunkRangesAsync(ctx);
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
+        var span = (await ctx.DataSource.QueryAsync("SELECT min(date), max(date) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End))[0];
+        Assert.Equal((DateTime)span[0]!, archive.Manifest.EarliestTime?.UtcDateTime);
+        Assert.Equal((DateTime)span[1]!, archive.Manifest.LatestTime?.UtcDateTime);
+        if (manifestWithoutRowTimes)
+        {
+            // As archives made before 0.9 are: the chunks are made for the whole range instead.
+            await EditManifestAsync(archive, m => { m.Remove("earliestTime"); m.Remove("latestTime"); });
+        }
+
         await DropRangeAsync(ctx);
 
         var restored = await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
@@ -74,17 +84,72 @@ public sealed class ParallelRestoreTests(DatabaseFixture fixture)
         }
 
         var bytes = await File.ReadAllBytesAsync(path, Ct);
-        var manifestPath = Directory.GetFiles(Path.GetDirectoryName(path)!, "*.json").Single();
-        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(manifestPath, Ct))!;
-        manifest["fileSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
-        manifest["fileSize"] = bytes.Length;
-        await File.WriteAllTextAsync(manifestPath, manifest.ToJsonString(), Ct);
+        await EditManifestAsync(archive, m =>
+        {
+            m["fileSha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes));
+            m["fileSize"] = bytes.Length;
+        });
 
         var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(path, cancellationToken: Ct));
 
         Assert.Contains("not-a-number", error.Message, StringComparison.Ordinal);
         Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
         Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
+    }
+
+    [Fact]
+    public async Task A_file_that_is_not_the_one_its_manifest_vouches_for_is_refused_though_its_rows_are_the_same()
+    {
+        await using var ctx = await SeedAsync("restore_streams_other_file");
+        ctx.Options.RestoreStreams = 2;
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
+        await DropRangeAsync(ctx);
+        var chunksAfterDrop = await ChunkRangesAsync(ctx);
+
+        // The same CSV compressed otherwise: every row reads back as archived, but the SHA-256 differs.
+        var csv = new MemoryStream();
+        await using (var gzip = new GZipStream(File.OpenRead(archive.LocalPath!), CompressionMode.Decompress))
+        {
+            await gzip.CopyToAsync(csv, Ct);
+        }
+
+        await using (var file = File.Create(archive.LocalPath!))
+        await using (var gzip = new GZipStream(file, CompressionLevel.SmallestSize))
+        {
+            await gzip.WriteAsync(csv.ToArray(), Ct);
+        }
+
+        var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct));
+
+        Assert.Contains("does not match its manifest", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
+        Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
+    }
+
+    [Fact]
+    public async Task Rows_that_do_not_add_up_to_the_manifest_are_refused_and_nothing_stays()
+    {
+        await using var ctx = await SeedAsync("restore_streams_count");
+        ctx.Options.RestoreStreams = 2;
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
+        await DropRangeAsync(ctx);
+        var chunksAfterDrop = await ChunkRangesAsync(ctx);
+        // The file is the one the manifest vouches for, but the manifest claims one row more than it holds.
+        await EditManifestAsync(archive, m => m["rowCount"] = archive.Manifest.RowCount + 1);
+
+        var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct));
+
+        Assert.Contains($"its manifest says {archive.Manifest.RowCount + 1} rows", error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
+        Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
+    }
+
+    private static async Task EditManifestAsync(ArchiveInfo archive, Action<JsonObject> edit)
+    {
+        var path = Directory.GetFiles(Path.GetDirectoryName(archive.LocalPath!)!, "*.json").Single();
+        var manifest = JsonNode.Parse(await File.ReadAllTextAsync(path, Ct))!.AsObject();
+        edit(manifest);
+        await File.WriteAllTextAsync(path, manifest.ToJsonString(), Ct);
     }
 
     /// <summary>
