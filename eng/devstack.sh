@@ -139,8 +139,8 @@ replica_running() { [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && as_postgres pg_ctl
 
 # A streaming standby of the server above, in the same root: a base backup of the running primary, hot standby on its
 # own port, fed through a replication slot. Made once; while it is stopped the slot keeps the WAL it needs (up to
-# max_slot_wal_keep_size), so later starts catch up. A standby made without a slot (older versions of this script)
-# could not, once the primary had recycled that WAL: it is made again.
+# max_slot_wal_keep_size), so later starts catch up. A standby made without a slot (older versions of this script),
+# or whose slot lost its WAL to that limit, could not: it is made again.
 REPLICA_SLOT=financehub_standby
 primary_sql() { PGPASSWORD=$PG_PASSWORD as_postgres env PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qAtc "$1"; }
 drop_replica_slot() { primary_sql "SELECT pg_drop_replication_slot('$REPLICA_SLOT') FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'" >/dev/null; }
@@ -149,6 +149,14 @@ start_replica() {
   if [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ] && ! grep -q "primary_slot_name" "$ROOT$REPLICA_DATA/postgresql.auto.conf" 2>/dev/null; then
     say "the standby has no replication slot and may be unable to catch up: making it again"
     rm -rf "${ROOT:?}$REPLICA_DATA"
+  fi
+  if [ -f "$ROOT$REPLICA_DATA/PG_VERSION" ]; then
+    # More WAL than max_slot_wal_keep_size went by while it was stopped (a benchmark, say): the slot lost it.
+    slot=$(primary_sql "SELECT coalesce((SELECT wal_status FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'), 'missing')")
+    if [ "$slot" = lost ] || [ "$slot" = missing ]; then
+      say "the standby's replication slot is $slot (the WAL it needs is gone): making it again"
+      rm -rf "${ROOT:?}$REPLICA_DATA"
+    fi
   fi
   if [ ! -f "$ROOT$REPLICA_DATA/PG_VERSION" ]; then
     say "making a streaming standby with pg_basebackup"
