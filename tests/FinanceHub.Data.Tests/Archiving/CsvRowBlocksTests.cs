@@ -15,12 +15,7 @@ public sealed class CsvRowBlocksTests
     {
         var (csv, rowEnds, headerEnd) = MakeCsv(new Random(seed), rows: 2000);
 
-        var blocks = new List<byte[]>();
-        var reader = new CsvRowBlocks(new MemoryStream(csv), blockSize);
-        while (await reader.NextAsync(TestContext.Current.CancellationToken) is { } block)
-        {
-            blocks.Add(block.Buffer.AsSpan(0, block.Length).ToArray());
-        }
+        var blocks = await ReadAllAsync(new CsvRowBlocks(new MemoryStream(csv), blockSize));
 
         Assert.Equal(csv.AsSpan(headerEnd).ToArray(), blocks.SelectMany(b => b).ToArray());
         var offset = headerEnd;
@@ -41,12 +36,7 @@ public sealed class CsvRowBlocksTests
         csv = csv[..^1]; // no line break after the last row
         rowEnds.Add(csv.Length);
 
-        var blocks = new List<byte[]>();
-        var reader = new CsvRowBlocks(new TrickleStream(csv), blockSize);
-        while (await reader.NextAsync(TestContext.Current.CancellationToken) is { } block)
-        {
-            blocks.Add(block.Buffer.AsSpan(0, block.Length).ToArray());
-        }
+        var blocks = await ReadAllAsync(new CsvRowBlocks(new TrickleStream(csv), blockSize));
 
         Assert.Equal(csv.AsSpan(headerEnd).ToArray(), blocks.SelectMany(b => b).ToArray());
         var offset = headerEnd;
@@ -65,6 +55,17 @@ public sealed class CsvRowBlocksTests
             var reader = new CsvRowBlocks(new MemoryStream(Encoding.UTF8.GetBytes(text)), 4);
             Assert.Null(await reader.NextAsync(TestContext.Current.CancellationToken));
         }
+    }
+
+    private static async Task<List<byte[]>> ReadAllAsync(CsvRowBlocks reader)
+    {
+        var blocks = new List<byte[]>();
+        while (await reader.NextAsync(TestContext.Current.CancellationToken) is { } block)
+        {
+            blocks.Add(block.Buffer.AsSpan(0, block.Length).ToArray());
+        }
+
+        return blocks;
     }
 
     /// <summary>Hands out at most 7 bytes per read, as a decompressor may.</summary>

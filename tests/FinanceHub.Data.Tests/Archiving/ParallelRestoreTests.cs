@@ -56,10 +56,7 @@ public sealed class ParallelRestoreTests(DatabaseFixture fixture)
     public async Task A_file_whose_last_rows_cannot_be_read_leaves_no_row_and_no_chunk_behind()
     {
         await using var ctx = await SeedAsync("restore_streams_bad_tail");
-        ctx.Options.RestoreStreams = 2;
-        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
-        await DropRangeAsync(ctx);
-        var chunksAfterDrop = await ChunkRangesAsync(ctx);
+        var (archive, chunksAfterDrop) = await ArchiveAndDropOverTwoStreamsAsync(ctx);
 
         // The high price of ETH's last row (the file's last chunk) made unreadable; the manifest vouches for the new file,
         // so PostgreSQL is what finds it.
@@ -93,18 +90,14 @@ public sealed class ParallelRestoreTests(DatabaseFixture fixture)
         var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(path, cancellationToken: Ct));
 
         Assert.Contains("not-a-number", error.Message, StringComparison.Ordinal);
-        Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
-        Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
+        await AssertNothingRestoredAsync(ctx, chunksAfterDrop);
     }
 
     [Fact]
     public async Task A_file_that_is_not_the_one_its_manifest_vouches_for_is_refused_though_its_rows_are_the_same()
     {
         await using var ctx = await SeedAsync("restore_streams_other_file");
-        ctx.Options.RestoreStreams = 2;
-        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
-        await DropRangeAsync(ctx);
-        var chunksAfterDrop = await ChunkRangesAsync(ctx);
+        var (archive, chunksAfterDrop) = await ArchiveAndDropOverTwoStreamsAsync(ctx);
 
         // The same CSV compressed otherwise: every row reads back as archived, but the SHA-256 differs.
         var csv = new MemoryStream();
@@ -122,24 +115,35 @@ public sealed class ParallelRestoreTests(DatabaseFixture fixture)
         var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct));
 
         Assert.Contains("does not match its manifest", error.Message, StringComparison.Ordinal);
-        Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
-        Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
+        await AssertNothingRestoredAsync(ctx, chunksAfterDrop);
     }
 
     [Fact]
     public async Task Rows_that_do_not_add_up_to_the_manifest_are_refused_and_nothing_stays()
     {
         await using var ctx = await SeedAsync("restore_streams_count");
-        ctx.Options.RestoreStreams = 2;
-        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
-        await DropRangeAsync(ctx);
-        var chunksAfterDrop = await ChunkRangesAsync(ctx);
+        var (archive, chunksAfterDrop) = await ArchiveAndDropOverTwoStreamsAsync(ctx);
         // The file is the one the manifest vouches for, but the manifest claims one row more than it holds.
         await EditManifestAsync(archive, m => m["rowCount"] = archive.Manifest.RowCount + 1);
 
         var error = await Assert.ThrowsAsync<ArchiveIntegrityException>(() => ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct));
 
         Assert.Contains($"its manifest says {archive.Manifest.RowCount + 1} rows", error.Message, StringComparison.Ordinal);
+        await AssertNothingRestoredAsync(ctx, chunksAfterDrop);
+    }
+
+    /// <summary>Archives the seeded range, drops its chunks, and restores over two streams from then on.</summary>
+    private static async Task<(ArchiveInfo Archive, List<string> ChunksAfterDrop)> ArchiveAndDropOverTwoStreamsAsync(ArchiveTestContext ctx)
+    {
+        ctx.Options.RestoreStreams = 2;
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", Start, End), cancellationToken: Ct);
+        await DropRangeAsync(ctx);
+        return (archive, await ChunkRangesAsync(ctx));
+    }
+
+    /// <summary>No row in the range, and no chunk made for the restore left behind.</summary>
+    private static async Task AssertNothingRestoredAsync(ArchiveTestContext ctx, List<string> chunksAfterDrop)
+    {
         Assert.Equal(0, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic WHERE date >= $1 AND date < $2", Start, End));
         Assert.Equal(chunksAfterDrop, await ChunkRangesAsync(ctx));
     }
