@@ -101,17 +101,9 @@ public sealed partial class DataArchiver
         NpgsqlConnection connection, ArchiveManifest manifest, string path, string target, CancellationToken cancellationToken)
     {
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        var time = SqlIdentifiers.Quote(manifest.TimeColumn);
-        await using (var probe = new NpgsqlCommand(
-            $"SELECT EXISTS (SELECT 1 FROM {SqlIdentifiers.Quote(target)} WHERE {time} >= $1 AND {time} < $2)", connection, transaction)
-            {
-                Parameters = { NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd) },
-            })
+        if (await RangeHoldsRowsAsync(connection, transaction, manifest, target, cancellationToken))
         {
-            if ((bool)(await probe.ExecuteScalarAsync(cancellationToken))!)
-            {
-                return null;
-            }
+            return null;
         }
 
         try
@@ -133,6 +125,15 @@ public sealed partial class DataArchiver
 
         await transaction.CommitAsync(cancellationToken);
         return rows;
+    }
+
+    /// <summary>Whether <paramref name="target"/> holds any row in the archive's range (then a restore goes through staging).</summary>
+    internal static Task<bool> RangeHoldsRowsAsync(
+        NpgsqlConnection connection, NpgsqlTransaction? transaction, ArchiveManifest manifest, string target, CancellationToken cancellationToken)
+    {
+        var time = SqlIdentifiers.Quote(manifest.TimeColumn);
+        return connection.ScalarAsync<bool>(transaction, $"SELECT EXISTS (SELECT 1 FROM {SqlIdentifiers.Quote(target)} WHERE {time} >= $1 AND {time} < $2)",
+            [NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd)], cancellationToken);
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Numerics;
 using System.Threading.Channels;
 using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Timescale;
+using FinanceHub.Data.Timescale.Catalog;
 using Npgsql;
 
 namespace FinanceHub.Data.Archiving;
@@ -46,7 +47,8 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
     public async Task<long?> TryRunAsync(CancellationToken cancellationToken)
     {
         await using var control = await dataSource.OpenConnectionAsync(cancellationToken);
-        if (await RangeHoldsRowsAsync(control, cancellationToken) || await IsHypertableAsync(control, cancellationToken) is not { } hypertable)
+        if (await DataArchiver.RangeHoldsRowsAsync(control, null, manifest, target, cancellationToken)
+            || await IsHypertableAsync(control, cancellationToken) is not { } hypertable)
         {
             return null;
         }
@@ -172,19 +174,11 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
         }
     }
 
-    private async Task<bool> RangeHoldsRowsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
-        => await connection.ScalarAsync<bool>(null, $"SELECT EXISTS (SELECT 1 FROM {_table} WHERE {_time} >= $1 AND {_time} < $2)",
-            [NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd)], cancellationToken);
-
     /// <summary>Whether the table is a hypertable; null when it is partitioned otherwise than by the archive's time column
     /// alone, or its rows' span would need too many chunks.</summary>
     private async Task<bool?> IsHypertableAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
-        var dimensions = await connection.QueryAsync(null,
-            """
-            SELECT column_name::text, time_interval FROM timescaledb_information.dimensions
-            WHERE to_regclass(format('%I.%I', hypertable_schema, hypertable_name)) = $1::regclass
-            """, [_table], r => (Column: r.GetString(0), Interval: r.IsDBNull(1) ? (TimeSpan?)null : r.GetTimeSpan(1)), cancellationToken);
+        var dimensions = await TimescaleCatalog.GetDimensionsAsync(connection, target, cancellationToken);
         if (dimensions.Count == 0)
         {
             return false;
@@ -216,7 +210,7 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
             await seed.BaseStream.WriteAsync(block.Buffer.AsMemory(0, firstRow < 0 ? block.Length : firstRow), cancellationToken);
         }
 
-        var chunks = await ChunkRangesAsync(connection, transaction, cancellationToken);
+        var chunks = (await TimescaleCatalog.GetChunksOverlappingAsync(connection, transaction, target, SpanStart, SpanEnd, cancellationToken)).ToList();
         var t = SpanStart;
         while (t < SpanEnd)
         {
@@ -262,26 +256,14 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
                 return false;
             }
 
-            chunks = await ChunkRangesAsync(connection, transaction, cancellationToken);
-            t = chunks.FirstOrDefault(c => c.Start <= t && t < c.End) is { Name: not null } made
-                ? made.End
-                : throw new InvalidOperationException($"No chunk of {target} holds {t:O} after one was created for it.");
+            // The one chunk that now holds t (made here, or by another writer meanwhile).
+            var made = (await TimescaleCatalog.GetChunksOverlappingAsync(connection, transaction, target, t, t.AddTicks(10), cancellationToken)).SingleOrDefault();
+            t = made.Name is not null ? made.End : throw new InvalidOperationException($"No chunk of {target} holds {t:O} after one was created for it.");
         }
 
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
-
-    private async Task<List<(string Name, DateTimeOffset Start, DateTimeOffset End)>> ChunkRangesAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
-        => await connection.QueryAsync(transaction,
-            """
-            SELECT chunk_schema::text, chunk_name::text, range_start, range_end FROM timescaledb_information.chunks
-            WHERE to_regclass(format('%I.%I', hypertable_schema, hypertable_name)) = $1::regclass AND range_end > $2 AND range_start < $3
-            ORDER BY range_start
-            """, [_table, NpgsqlCommands.TimestampTz(manifest.RangeStart), NpgsqlCommands.TimestampTz(manifest.RangeEnd)],
-            r => (SqlIdentifiers.Quote(r.GetString(0)) + "." + SqlIdentifiers.Quote(r.GetString(1)),
-                r.GetFieldValue<DateTimeOffset>(2), r.GetFieldValue<DateTimeOffset>(3)), cancellationToken);
 
     /// <summary>Drops the chunks created for the restore that hold no rows (a gap in the archive, or a restore that failed).</summary>
     private static async Task DropEmptyChunksAsync(NpgsqlConnection connection, List<string> created)

@@ -323,6 +323,29 @@ internal sealed class TimescaleCatalog(NpgsqlDataSource dataSource)
             WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_start >= $2 AND range_end <= $3
             """, [table, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)], r => r.GetString(0), cancellationToken);
 
+    /// <summary>
+    /// The dimensions of a table in the current schema (none: it is not a hypertable): column and, for time, interval.
+    /// On a connection of the caller's, as the parallel restore reads them.
+    /// </summary>
+    public static async Task<IReadOnlyList<(string Column, TimeSpan? Interval)>> GetDimensionsAsync(
+        NpgsqlConnection connection, string table, CancellationToken cancellationToken)
+        => await connection.QueryAsync(null,
+            """
+            SELECT column_name::text, time_interval FROM timescaledb_information.dimensions
+            WHERE hypertable_schema = current_schema() AND hypertable_name = $1 ORDER BY dimension_number
+            """, [table], r => (r.GetString(0), r.IsDBNull(1) ? (TimeSpan?)null : r.GetTimeSpan(1)), cancellationToken);
+
+    /// <summary>The chunks (quoted qualified names, time ranges) of a hypertable in the current schema that overlap [start, end), oldest first.</summary>
+    public static async Task<IReadOnlyList<(string Name, DateTimeOffset Start, DateTimeOffset End)>> GetChunksOverlappingAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+        => await connection.QueryAsync(transaction,
+            """
+            SELECT format('%I.%I', chunk_schema, chunk_name), range_start, range_end FROM timescaledb_information.chunks
+            WHERE hypertable_schema = current_schema() AND hypertable_name = $1 AND range_end > $2 AND range_start < $3
+            ORDER BY range_start
+            """, [table, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)],
+            r => (r.GetString(0), r.GetFieldValue<DateTimeOffset>(1), r.GetFieldValue<DateTimeOffset>(2)), cancellationToken);
+
     /// <summary>Where the oldest chunk of a hypertable starts, or null without chunks.</summary>
     public async Task<DateTimeOffset?> GetOldestChunkStartAsync(string schema, string table, CancellationToken cancellationToken)
         => await dataSource.ScalarAsync<DateTimeOffset?>(
