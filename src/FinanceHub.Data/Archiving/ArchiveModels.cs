@@ -51,8 +51,16 @@ public sealed record ArchiveManifest
     /// <summary>Size of the data file.</summary>
     public required long FileSize { get; init; }
 
-    /// <summary>Order-independent checksum of the rows (financehub.content_checksum).</summary>
+    /// <summary>Order-independent checksum of the rows, an integer (see <see cref="ContentChecksumAlgorithm"/>).</summary>
     public required string ContentChecksum { get; init; }
+
+    /// <summary>
+    /// How <see cref="ContentChecksum"/> is computed: <c>csv-line-hash</c>, the sum of PostgreSQL's
+    /// <c>hashtextextended(line, 0)</c> over the data file's rows (each CSV line as COPY writes it, without its line
+    /// break; gzip CSV archives since 1.0), or <c>record-hash</c>, the sum of <c>hash_record_extended(row, 0)</c> over the
+    /// table's rows (Parquet archives; also what an older manifest without this field means).
+    /// </summary>
+    public string? ContentChecksumAlgorithm { get; init; }
 
     /// <summary>Latest migration applied when it was made.</summary>
     public required string SchemaVersion { get; init; }

@@ -131,7 +131,11 @@ public sealed partial class DataArchiver
             }
         }
 
-        var (rows, checksum) = await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, record.RangeStart, record.RangeEnd, cancellationToken);
+        // The table's columns as they are now: a column added since the export makes the rows differ from the archive's.
+        var algorithm = record.ContentChecksumAlgorithm ?? ContentChecksum.RecordHash;
+        var columns = algorithm == ContentChecksum.CsvLineHash ? await ArchiveColumns.ReadAsync(connection, transaction, definition.Table, cancellationToken) : [];
+        var (rows, checksum) = await ContentChecksum.ComputeAsync(
+            connection, transaction, algorithm, definition.Table, columns, definition.TimeColumn, record.RangeStart, record.RangeEnd, cancellationToken);
         if (rows != record.RowCount || checksum != record.ContentChecksum)
         {
             await transaction.RollbackAsync(cancellationToken);

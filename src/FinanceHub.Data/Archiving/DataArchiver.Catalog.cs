@@ -14,7 +14,7 @@ public sealed partial class DataArchiver
     private async Task<List<ArchiveRecord>> FindRecordsAsync(string table, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
         => await dataSource.QueryAsync(
             """
-            SELECT id, status, row_count, content_checksum, local_path, s3bucket, s3key FROM financehub.archives
+            SELECT id, status, row_count, content_checksum, local_path, s3bucket, s3key, content_checksum_algorithm FROM financehub.archives
             WHERE table_name = $1 AND range_start = $2 AND range_end = $3
             ORDER BY created_at, id
             """, [table, Timestamp(start), Timestamp(end)], reader => new ArchiveRecord
@@ -22,7 +22,7 @@ public sealed partial class DataArchiver
                 Id = reader.GetGuid(0), TableName = table, RangeStart = start, RangeEnd = end, Status = Enum.Parse<ArchiveStatus>(reader.GetString(1)),
                 RowCount = reader.GetInt64(2), ContentChecksum = reader.IsDBNull(3) ? null : reader.GetString(3),
                 LocalPath = reader.IsDBNull(4) ? null : reader.GetString(4), S3Bucket = reader.IsDBNull(5) ? null : reader.GetString(5),
-                S3Key = reader.IsDBNull(6) ? null : reader.GetString(6),
+                S3Key = reader.IsDBNull(6) ? null : reader.GetString(6), ContentChecksumAlgorithm = reader.IsDBNull(7) ? null : reader.GetString(7),
             }, cancellationToken);
 
     private async Task<long> CountRowsAsync(HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
@@ -36,12 +36,12 @@ public sealed partial class DataArchiver
     private async Task InsertRecordAsync(ArchiveManifest manifest, string path, CancellationToken cancellationToken)
         => await dataSource.ExecuteAsync(
             """
-            INSERT INTO financehub.archives (id, table_name, range_start, range_end, status, row_count, content_checksum, file_sha256, file_size,
-                                             local_path, schema_version, created_at)
-            VALUES ($1, $2, $3, $4, 'Exported', $5, $6, $7, $8, $9, $10, $11)
+            INSERT INTO financehub.archives (id, table_name, range_start, range_end, status, row_count, content_checksum, content_checksum_algorithm,
+                                             file_sha256, file_size, local_path, schema_version, created_at)
+            VALUES ($1, $2, $3, $4, 'Exported', $5, $6, $7, $8, $9, $10, $11, $12)
             """,
             [manifest.Id, manifest.Table, Timestamp(manifest.RangeStart), Timestamp(manifest.RangeEnd), manifest.RowCount, manifest.ContentChecksum,
-             manifest.FileSha256, manifest.FileSize, path, manifest.SchemaVersion, Timestamp(manifest.CreatedAt)], cancellationToken);
+             ContentChecksum.Of(manifest), manifest.FileSha256, manifest.FileSize, path, manifest.SchemaVersion, Timestamp(manifest.CreatedAt)], cancellationToken);
 
     /// <summary>Moves an archive from <paramref name="from"/> to <paramref name="to"/>; another run that moved it first makes this throw.</summary>
     private async Task SetStatusAsync(

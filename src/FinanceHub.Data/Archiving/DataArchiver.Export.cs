@@ -39,21 +39,40 @@ public sealed partial class DataArchiver
             schemaVersion = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
         }
 
-        // The server formats the CSV (COPY ... TO STDOUT, as psql \copy has it do) and this process only compresses it,
-        // on every core. The content checksum is computed at the same time by a second connection in the same snapshot
-        // (pg_export_snapshot), so file and checksum describe exactly the same rows, read once each, side by side.
-        string snapshot;
-        await using (var command = new NpgsqlCommand(
-            "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL extra_float_digits = 1; SELECT pg_export_snapshot()", connection, transaction))
+        // The server formats the CSV (COPY ... TO STDOUT, as psql \copy has it do) and this process compresses it on
+        // every core, adding up the content checksum of its lines as it goes: one scan of the table. Where the server's
+        // line hash cannot be matched here (a database not in UTF-8), and for Parquet, the checksum is computed by a second
+        // connection in the same snapshot (pg_export_snapshot), side by side with the COPY.
+        var algorithm = format == ArchiveFormat.CsvGzip && await ContentChecksum.ServerAgreesAsync(connection, transaction, cancellationToken)
+            ? ContentChecksum.CsvLineHash
+            : ContentChecksum.RecordHash;
+        await using (var command = new NpgsqlCommand(ContentChecksum.CsvOutputSettings, connection, transaction))
         {
-            snapshot = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+            await command.ExecuteNonQueryAsync(cancellationToken);
         }
 
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var counted = ChecksumInSnapshotAsync(snapshot, definition, start, end, failed.Token);
+        Task<(long Rows, string Checksum, DateTimeOffset? Earliest, DateTimeOffset? Latest)>? counted = null;
+        ContentChecksum.CsvLines? csvRows = null;
+        DateTimeOffset? earliest = null, latest = null;
+        if (algorithm == ContentChecksum.CsvLineHash)
+        {
+            csvRows = new ContentChecksum.CsvLines();
+            (earliest, latest) = await RowTimesAsync(connection, transaction, definition, start, end, cancellationToken);
+        }
+        else
+        {
+            string snapshot;
+            await using (var command = new NpgsqlCommand("SELECT pg_export_snapshot()", connection, transaction))
+            {
+                snapshot = (string)(await command.ExecuteScalarAsync(cancellationToken))!;
+            }
+
+            counted = ChecksumInSnapshotAsync(snapshot, definition, start, end, failed.Token);
+        }
+
         long rows;
         string checksum;
-        DateTimeOffset? earliest, latest;
         string sha256;
         long size;
         try
@@ -84,7 +103,7 @@ public sealed partial class DataArchiver
                                 $"COPY (SELECT {names} {range}) TO STDOUT (FORMAT csv, HEADER true, NULL '{ArchiveColumns.Null}')", failed.Token);
 
                             // The raw bytes under the text reader: UTF-8 as the server sent it, never decoded here.
-                            await ParallelGzip.CompressAsync(export.BaseStream, hashing, CompressionDegree,
+                            await ParallelGzip.CompressAsync(export.BaseStream, hashing, CompressionDegree, csvRows,
                                 progress is null ? null : ReportEvery100K(progress), failed.Token);
                         }
                     }
@@ -96,7 +115,10 @@ public sealed partial class DataArchiver
                     finally
                     {
                         // Always awaited: a failed export must not leave the checksum's connection running.
-                        await ((Task)counted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        if (counted is not null)
+                        {
+                            await ((Task)counted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                        }
                     }
 
                     await hashing.FlushAsync(cancellationToken);
@@ -104,12 +126,17 @@ public sealed partial class DataArchiver
                 }
             }
 
-            (rows, checksum, earliest, latest) = await counted;
+            (rows, checksum) = (csvRows?.Rows ?? 0, csvRows?.Checksum ?? "0");
+            if (counted is not null)
+            {
+                (rows, checksum, earliest, latest) = await counted;
+            }
 
             var manifest = new ArchiveManifest
             {
                 Id = id, Table = definition.Table, TimeColumn = definition.TimeColumn, Columns = columns, RangeStart = start, RangeEnd = end,
-                RowCount = rows, EarliestTime = earliest, LatestTime = latest, FileSha256 = sha256, FileSize = size, ContentChecksum = checksum, SchemaVersion = schemaVersion,
+                RowCount = rows, EarliestTime = earliest, LatestTime = latest, FileSha256 = sha256, FileSize = size, ContentChecksum = checksum,
+                ContentChecksumAlgorithm = algorithm, SchemaVersion = schemaVersion,
                 CreatedAt = timeProvider.GetUtcNow(), DataFile = name, Format = ArchiveFiles.ManifestFormat(format),
                 NullMarker = format == ArchiveFormat.Parquet ? null : ArchiveColumns.Null,
                 RowGroupRows = format == ArchiveFormat.Parquet ? _options.ParquetRowGroupRows : null,
@@ -159,14 +186,24 @@ public sealed partial class DataArchiver
             await set.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        var (rows, checksum) = await ContentChecksumAsync(connection, transaction, definition.Table, definition.TimeColumn, start, end, cancellationToken);
+        var (rows, checksum) = await ContentChecksum.ComputeAsync(
+            connection, transaction, ContentChecksum.RecordHash, definition.Table, [], definition.TimeColumn, start, end, cancellationToken);
+        var (earliest, latest) = await RowTimesAsync(connection, transaction, definition, start, end, cancellationToken);
+        return (rows, checksum, earliest, latest);
+    }
+
+    /// <summary>The earliest and latest row time in [start, end), from the time index's two ends.</summary>
+    private static async Task<(DateTimeOffset? Earliest, DateTimeOffset? Latest)> RowTimesAsync(
+        NpgsqlConnection connection, NpgsqlTransaction transaction, HypertableDefinition definition, DateTimeOffset start, DateTimeOffset end,
+        CancellationToken cancellationToken)
+    {
         var time = SqlIdentifiers.Quote(definition.TimeColumn);
         var span = await connection.QueryAsync(transaction,
             $"SELECT min({time}), max({time}) FROM {SqlIdentifiers.Quote(definition.Table)} WHERE {time} >= $1 AND {time} < $2",
             [NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)],
             r => (r.IsDBNull(0) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(0), r.IsDBNull(1) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(1)),
             cancellationToken);
-        return (rows, checksum, span[0].Item1, span[0].Item2);
+        return span[0];
     }
 
     private static string TimestampLiteral(DateTimeOffset t)
@@ -196,8 +233,8 @@ public sealed partial class DataArchiver
         }
 
         await CopyArchiveIntoAsync(connection, manifest, path, "financehub_archive_staging", cancellationToken);
-        var (stagedRows, checksum) = await ContentChecksumAsync(connection, transaction, "financehub_archive_staging", manifest.TimeColumn,
-            DateTimeOffset.MinValue.AddYears(1), DateTimeOffset.MaxValue.AddYears(-1), cancellationToken);
+        var (stagedRows, checksum) = await ContentChecksum.ComputeAsync(connection, transaction, ContentChecksum.Of(manifest), "financehub_archive_staging",
+            manifest.Columns, manifest.TimeColumn, DateTimeOffset.MinValue.AddYears(1), DateTimeOffset.MaxValue.AddYears(-1), cancellationToken);
         if (stagedRows != manifest.RowCount || checksum != manifest.ContentChecksum)
         {
             throw new ArchiveIntegrityException(
@@ -262,22 +299,5 @@ public sealed partial class DataArchiver
         {
             throw Unreadable(path, ex);
         }
-    }
-
-    internal static async Task<(long Rows, string Checksum)> ContentChecksumAsync(
-        NpgsqlConnection connection, NpgsqlTransaction transaction, string table, string timeColumn, DateTimeOffset start, DateTimeOffset end,
-        CancellationToken cancellationToken)
-    {
-        await using var command = new NpgsqlCommand("SELECT row_count, checksum::text FROM financehub.content_checksum($1::regclass, $2, $3, $4)", connection, transaction)
-        {
-            CommandTimeout = 0,
-        };
-        command.Parameters.Add(new() { Value = SqlIdentifiers.Quote(table) });
-        command.Parameters.Add(new() { Value = timeColumn, NpgsqlDbType = NpgsqlDbType.Name });
-        command.Parameters.Add(new() { Value = start.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new() { Value = end.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        await reader.ReadAsync(cancellationToken);
-        return (reader.GetInt64(0), reader.GetString(1));
     }
 }

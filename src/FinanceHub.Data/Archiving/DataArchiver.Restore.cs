@@ -116,7 +116,8 @@ public sealed partial class DataArchiver
             return null;
         }
 
-        var (rows, checksum) = await ContentChecksumAsync(connection, transaction, target, manifest.TimeColumn, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+        var (rows, checksum) = await ContentChecksum.ComputeAsync(
+            connection, transaction, ContentChecksum.Of(manifest), target, manifest.Columns, manifest.TimeColumn, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
         if (rows != manifest.RowCount || checksum != manifest.ContentChecksum)
         {
             await transaction.RollbackAsync(cancellationToken);

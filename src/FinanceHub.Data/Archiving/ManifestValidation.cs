@@ -65,6 +65,16 @@ internal static partial class ManifestValidation
             problems.Add("its content checksum is not a whole number");
         }
 
+        if (!ContentChecksum.IsKnown(manifest.ContentChecksumAlgorithm))
+        {
+            problems.Add($"its content checksum algorithm '{manifest.ContentChecksumAlgorithm}' is neither {ContentChecksum.CsvLineHash} nor {ContentChecksum.RecordHash} " +
+                         "(an archive from a newer FinanceHub.Data: restore it with that version)");
+        }
+        else if (manifest.ContentChecksumAlgorithm == ContentChecksum.CsvLineHash && manifest.Format != ArchiveFiles.CsvGzipManifestFormat)
+        {
+            problems.Add($"its content checksum algorithm {ContentChecksum.CsvLineHash} is for csv+gzip files only");
+        }
+
         if (manifest.RowCount < 0 || manifest.FileSize < 0)
         {
             problems.Add("it gives a negative row count or size");

@@ -127,8 +127,8 @@ internal sealed class ParallelCsvRestore(NpgsqlDataSource dataSource, ArchiveMan
                 throw DataArchiver.FileMismatch(manifest, path, sha256, hashing.Bytes);
             }
 
-            var counts = await Task.WhenAll(writers.Select(w => DataArchiver.ContentChecksumAsync(
-                w.Connection, w.Transaction, target, manifest.TimeColumn, manifest.RangeStart, manifest.RangeEnd, cancellationToken)));
+            var counts = await Task.WhenAll(writers.Select(w => ContentChecksum.ComputeAsync(w.Connection, w.Transaction, ContentChecksum.Of(manifest),
+                target, manifest.Columns, manifest.TimeColumn, manifest.RangeStart, manifest.RangeEnd, cancellationToken)));
             var rows = counts.Sum(c => c.Rows);
             var checksum = counts.Aggregate(BigInteger.Zero, (sum, c) => sum + BigInteger.Parse(c.Checksum, System.Globalization.CultureInfo.InvariantCulture));
             if (rows != manifest.RowCount || checksum != BigInteger.Parse(manifest.ContentChecksum, System.Globalization.CultureInfo.InvariantCulture))

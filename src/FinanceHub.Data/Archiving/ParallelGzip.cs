@@ -21,9 +21,12 @@ internal static class ParallelGzip
 
     /// <summary>
     /// Compresses everything <paramref name="source"/> holds into <paramref name="destination"/>; returns the count of
-    /// newline bytes, and tells <paramref name="written"/> that count as of each block written.
+    /// newline bytes, and tells <paramref name="written"/> that count as of each block written. With
+    /// <paramref name="csvRows"/>, the source is CSV as COPY writes it: blocks end at row ends, and each block's rows are
+    /// added to that checksum on the thread that compresses it.
     /// </summary>
-    public static async Task<long> CompressAsync(Stream source, Stream destination, int degree, Action<long>? written, CancellationToken cancellationToken)
+    public static async Task<long> CompressAsync(
+        Stream source, Stream destination, int degree, ContentChecksum.CsvLines? csvRows, Action<long>? written, CancellationToken cancellationToken)
     {
         var pending = Channel.CreateBounded<(Task<(byte[] Buffer, int Length)> Block, long Lines)>(
             new BoundedChannelOptions(degree) { SingleReader = true, SingleWriter = true });
@@ -57,22 +60,53 @@ internal static class ParallelGzip
 
         try
         {
+            var block = ArrayPool<byte>.Shared.Rent(BlockSize);
+            var filled = 0;
+            var first = true;
             while (true)
             {
-                var block = ArrayPool<byte>.Shared.Rent(BlockSize);
-                var filled = await source.ReadAtLeastAsync(block.AsMemory(0, BlockSize), BlockSize, throwOnEndOfStream: false, failed.Token);
-                if (filled == 0)
+                var room = block.Length - filled;
+                var read = await source.ReadAtLeastAsync(block.AsMemory(filled, room), room, throwOnEndOfStream: false, failed.Token);
+                filled += read;
+                var ended = read < room;
+                var cut = ended || csvRows is null ? filled : CsvRowBlocks.RowEnd(block.AsSpan(0, filled), first: false);
+                if (cut <= 0 && !ended)
+                {
+                    // One row longer than the block: read the rest of it into a larger one.
+                    var larger = ArrayPool<byte>.Shared.Rent(block.Length * 2);
+                    block.AsSpan(0, filled).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(block);
+                    block = larger;
+                    continue;
+                }
+
+                if (cut == 0)
                 {
                     ArrayPool<byte>.Shared.Return(block);
                     break;
                 }
 
-                lines += block.AsSpan(0, filled).Count((byte)'\n');
-                await pending.Writer.WriteAsync((Task.Run(() => Compress(block, filled), failed.Token), lines), failed.Token);
-                if (filled < BlockSize)
+                // What follows the block's last row starts the next block.
+                var rest = filled - cut;
+                var next = ended ? null : ArrayPool<byte>.Shared.Rent(Math.Max(BlockSize, 2 * rest));
+                if (next is not null)
+                {
+                    block.AsSpan(cut, rest).CopyTo(next);
+                }
+
+                lines += block.AsSpan(0, cut).Count((byte)'\n');
+                var (full, length, isFirst) = (block, cut, first);
+                await pending.Writer.WriteAsync((Task.Run(() =>
+                {
+                    csvRows?.Add(full.AsSpan(0, length), isFirst);
+                    return Compress(full, length);
+                }, failed.Token), lines), failed.Token);
+                if (next is null)
                 {
                     break;
                 }
+
+                (block, filled, first) = (next, rest, false);
             }
 
             pending.Writer.Complete();

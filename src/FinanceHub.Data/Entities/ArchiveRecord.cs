@@ -28,6 +28,12 @@ public class ArchiveRecord
     /// <summary>Order-independent checksum of the rows' contents (see <c>financehub.content_checksum</c>).</summary>
     public string? ContentChecksum { get; set; }
 
+    /// <summary>
+    /// How <see cref="ContentChecksum"/> was computed: <c>csv-line-hash</c> (the hash of each row's CSV line, gzip CSV
+    /// archives since 1.0) or <c>record-hash</c> (<c>hash_record_extended</c> of each row; also what none means).
+    /// </summary>
+    public string? ContentChecksumAlgorithm { get; set; }
+
     /// <summary>SHA-256 of the gzip file, hex.</summary>
     public string? FileSha256 { get; set; }
 

@@ -12,6 +12,7 @@ internal sealed class ArchiveRecordConfiguration : IEntityTypeConfiguration<Arch
         builder.Property(a => a.TableName).HasMaxLength(200);
         builder.Property(a => a.Status).HasConversion<string>().HasMaxLength(16);
         builder.Property(a => a.ContentChecksum).HasMaxLength(64);
+        builder.Property(a => a.ContentChecksumAlgorithm).HasMaxLength(32);
         builder.Property(a => a.FileSha256).HasMaxLength(64);
         builder.Property(a => a.S3Bucket).HasMaxLength(255);
         builder.Property(a => a.S3Key).HasMaxLength(1024);

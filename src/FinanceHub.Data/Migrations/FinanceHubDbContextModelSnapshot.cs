@@ -108,6 +108,11 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnType("character varying(64)")
                         .HasColumnName("content_checksum");
 
+                    b.Property<string>("ContentChecksumAlgorithm")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("content_checksum_algorithm");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");

@@ -196,6 +196,7 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
             ("latest", m => { m.Remove("earliestTime"); m["dataFile"] = "evil_latest.csv.gz"; }),
             ("span", m => { m["latestTime"] = m["rangeEnd"]!.DeepClone(); m["dataFile"] = "evil_span.csv.gz"; }),
             ("checksum", m => { m["contentChecksum"] = "12e3"; m["dataFile"] = "evil_checksum.csv.gz"; }),
+            ("algorithm", m => { m["contentChecksumAlgorithm"] = "crc32"; m["dataFile"] = "evil_algorithm.csv.gz"; }),
         };
         foreach (var (name, edit) in hostile)
         {

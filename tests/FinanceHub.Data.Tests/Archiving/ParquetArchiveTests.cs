@@ -53,7 +53,7 @@ public sealed class ParquetArchiveTests(DatabaseFixture fixture)
         var differs = fromDatabase.Zip(fromDuckDb).FirstOrDefault(p => p.First != p.Second);
         Assert.True(differs == default, $"The first row that differs:\n database: {differs.First}\n DuckDB:   {differs.Second}");
         Assert.Equal(Sha256(fromDatabase), Sha256(fromDuckDb));
-        Assert.Equal(("parquet", (long)fromDatabase.Count), (archive.Manifest.Format, archive.Manifest.RowCount));
+        Assert.Equal(("parquet", (long)fromDatabase.Count, "record-hash"), (archive.Manifest.Format, archive.Manifest.RowCount, archive.Manifest.ContentChecksumAlgorithm));
         Assert.Equal(Path.Combine(ctx.Options.BasePath, $"table={table}", "year=2026", "month=03", archive.Manifest.DataFile), archive.LocalPath);
         Assert.True(File.Exists(Path.Combine(Path.GetDirectoryName(archive.LocalPath)!, "_" + archive.Manifest.DataFile.Replace(".parquet", ".manifest.json", StringComparison.Ordinal))));
         Assert.Equal(fromDatabase.Count, restored.RowsRestored);
