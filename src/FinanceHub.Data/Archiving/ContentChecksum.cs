@@ -27,7 +27,8 @@ internal static class ContentChecksum
     public const string CsvOutputSettings =
         "SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'; SET LOCAL IntervalStyle = 'postgres'; SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'";
 
-    private const string Probe = "FinanceHub.Data ✓ content checksum probe, 2026";
+    // ASCII: the server converts it into its own encoding, whatever that is.
+    private const string Probe = "FinanceHub.Data content checksum probe, 2026-12-03";
 
     /// <summary>The algorithm a manifest names (none: the one every archive had before names were written).</summary>
     public static string Of(ArchiveManifest manifest) => manifest.ContentChecksumAlgorithm ?? RecordHash;

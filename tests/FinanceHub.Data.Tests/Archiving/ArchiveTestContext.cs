@@ -40,9 +40,9 @@ public sealed class ArchiveTestContext : IAsyncDisposable
         => Assert.SkipWhen(string.IsNullOrEmpty(S3Endpoint),
             "Needs an S3-compatible server: AWS_ENDPOINT_URL_S3 is not set (eng/devstack.sh env sets it for the local stack's moto_server).");
 
-    public static async Task<ArchiveTestContext> CreateAsync(DatabaseFixture fixture, string purpose, bool withS3)
+    public static async Task<ArchiveTestContext> CreateAsync(DatabaseFixture fixture, string purpose, bool withS3, string? createOptions = null)
     {
-        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync(purpose, migrate: true);
+        var (connectionString, dataSource) = await fixture.CreateDatabaseAsync(purpose, migrate: true, createOptions);
         // Every gzip CSV restore into an empty range goes over parallel streams, as large ones do by default, so that
         // every archive test holds for that path; tests of the single transaction set RestoreStreams = 1.
         var options = new ArchiveOptions

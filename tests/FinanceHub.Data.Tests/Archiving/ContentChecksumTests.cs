@@ -140,6 +140,32 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_database_not_in_utf8_gets_the_record_hash_and_its_archives_restore_exactly()
+    {
+        // A LATIN1 database (old installations have them): the server hashes LATIN1 bytes, COPY sends UTF-8.
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "checksum_latin1", withS3: false,
+            "TEMPLATE template0 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'");
+        var at = new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero);
+        await ctx.DataSource.ExecuteAsync(
+            """
+            INSERT INTO api_usage_logs (created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip, user_agent, request_bytes)
+            SELECT $1 + i * interval '1 minute', 'café ' || i, 'GET', 200, 1.5, 'näh, "x"', '10.0.0.1', E'ü\n', i FROM generate_series(1, 30) i
+            """, at);
+        var (start, end) = (at, at.AddDays(1));
+        var before = await RowsMd5Async(ctx, start, end);
+
+        var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("api_usage_logs", start, end), cancellationToken: Ct);
+        await ctx.DataSource.ExecuteAsync("DELETE FROM api_usage_logs WHERE created_at >= $1 AND created_at < $2", start, end);
+        var restored = await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
+
+        Assert.Equal("LATIN1", await ctx.DataSource.ScalarAsync<string>("SELECT current_setting('server_encoding')"));
+        Assert.Equal("record-hash", archive.Manifest.ContentChecksumAlgorithm);
+        Assert.Equal((30L, 30L), (before.Rows, restored.RowsRestored));
+        Assert.Equal(before, await RowsMd5Async(ctx, start, end));
+        Assert.Contains(await ReadLinesAsync(archive.LocalPath!), l => l.Contains("café 7", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Blocks_cut_at_row_ends_sum_every_row_once_even_rows_longer_than_a_block()
     {
         // Rows with quoted line breaks, and one of 9 MiB (more than two of the compressor's 4 MiB blocks).

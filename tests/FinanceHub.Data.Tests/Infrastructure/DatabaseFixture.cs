@@ -61,13 +61,13 @@ public sealed class DatabaseFixture : IAsyncLifetime
 
     /// <summary>
     /// A new, empty database on the server, dropped at the end of the run; migrated to the latest migration when
-    /// <paramref name="migrate"/> is true.
+    /// <paramref name="migrate"/> is true. <paramref name="createOptions"/>: a test's own constant, appended to CREATE DATABASE.
     /// </summary>
-    public async Task<(string ConnectionString, NpgsqlDataSource DataSource)> CreateDatabaseAsync(string purpose, bool migrate)
+    public async Task<(string ConnectionString, NpgsqlDataSource DataSource)> CreateDatabaseAsync(string purpose, bool migrate, string? createOptions = null)
     {
         var name = $"fh_test_{purpose}_{Guid.NewGuid():N}"[..Math.Min(63, 22 + purpose.Length)].ToLowerInvariant();
         await using (var server = NpgsqlDataSource.Create(ServerConnectionString))
-        await using (var create = server.CreateCommand($"CREATE DATABASE \"{name}\""))
+        await using (var create = server.CreateCommand($"CREATE DATABASE \"{name}\" {createOptions}"))
         {
             await create.ExecuteNonQueryAsync();
         }
