@@ -174,13 +174,34 @@ hot_standby_feedback = on
 max_standby_streaming_delay = 30s
 CONF
   fi
+  set_feedback on
   say "starting the standby on 127.0.0.1:$REPLICA_PORT"
   as_postgres pg_ctl -D "$REPLICA_DATA" -l "$LOG_DIR/standby.log" -w -t 60 start >/dev/null \
     || fail "the standby did not start; see $ROOT$LOG_DIR/standby.log (eng/devstack.sh replica reset makes it again)"
 }
 
+# hot_standby_feedback holds the primary's VACUUM back to what the standby's queries still see, through the slot's xmin;
+# a stopped standby's slot keeps that xmin forever, so no later row is ever cleaned up or marked all-visible (no
+# index-only scans, a growing heap: every benchmark measured against a standby stopped on Tuesday). Before stopping,
+# feedback is switched off, which clears the xmin; starting switches it on again.
+slot_xmin() { primary_sql "SELECT coalesce((SELECT xmin::text FROM pg_replication_slots WHERE slot_name = '$REPLICA_SLOT'), '')"; }
+set_feedback() { sed -i "s/^hot_standby_feedback = .*/hot_standby_feedback = $1/" "$ROOT$REPLICA_DATA/postgresql.auto.conf"; }
 stop_replica() {
-  if replica_running; then as_postgres pg_ctl -D "$REPLICA_DATA" -m fast -w stop >/dev/null; say "standby stopped"; fi
+  if replica_running; then
+    set_feedback off
+    as_postgres pg_ctl -D "$REPLICA_DATA" reload >/dev/null
+    for _ in $(seq 1 40); do [ -z "$(slot_xmin)" ] && break; sleep 0.25; done
+    as_postgres pg_ctl -D "$REPLICA_DATA" -m fast -w stop >/dev/null; say "standby stopped"
+  fi
+}
+
+# A standby that stopped without that (killed, or by an older version of this script) left its xmin behind: drop the
+# slot, so that VACUUM works again; the standby is made again when it next starts.
+release_stale_slot() {
+  if ! replica_running && [ -n "$(slot_xmin)" ]; then
+    say "the stopped standby's replication slot holds back VACUUM (xmin $(slot_xmin)): dropping it; the standby is made again when it starts"
+    drop_replica_slot
+  fi
 }
 
 s3_pid() { cat "$ROOT$LOG_DIR/moto${1:-}.pid" 2>/dev/null || true; }
@@ -238,7 +259,7 @@ case "$cmd" in
       "SELECT 1 FROM pg_database WHERE datname='financehub'" | grep -q 1 \
       || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc 'CREATE DATABASE financehub' \
       || fail "cannot create database financehub"
-    if [ "${2:-}" = "--replica" ]; then start_replica; fi
+    if [ "${2:-}" = "--replica" ]; then start_replica; else release_stale_slot; fi
     say "up: PostgreSQL 127.0.0.1:$PG_PORT (database financehub), S3 http://127.0.0.1:$S3_PORT$(replica_running && echo ", standby 127.0.0.1:$REPLICA_PORT")"
     ;;
   replica)
