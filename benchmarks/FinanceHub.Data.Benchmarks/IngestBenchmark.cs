@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Querying;
 using Npgsql;
@@ -122,8 +123,8 @@ internal static class IngestBenchmark
             .AppendLine(Row("binary COPY ingest, 1 stream (rows/s)", singleRate, "psql \\copy CSV", psqlRate, singleRate / psqlRate, "", null))
             .AppendLine(Row("1 month of hourly candles, warm (ms)", monthHourly.Aggregate.TotalMilliseconds, "raw rows", monthHourly.Raw.TotalMilliseconds,
                 monthHourly.Raw / monthHourly.Aggregate, ">= 50 faster", monthHourly.Raw >= 50 * monthHourly.Aggregate))
-            .AppendLine(Row("1 month of hourly candles: raw rows (ms)", monthHourly.Raw.TotalMilliseconds, "the same number of candle rows from generate_series, no table (round trip and row shipping alone)",
-                hourlyFloor.TotalMilliseconds, monthHourly.Raw / hourlyFloor, "(the best ratio any read could reach)", null))
+            .AppendLine(Row("1 month of hourly candles: raw rows (ms)", monthHourly.Raw.TotalMilliseconds, "the same number of candle rows from generate_series, no table (round trip and row shipping)",
+                hourlyFloor.TotalMilliseconds, monthHourly.Raw / hourlyFloor, "(raw against shipping alone: a reference)", null))
             .AppendLine(Row("1 year of daily candles, warm (ms)", yearDaily.Aggregate.TotalMilliseconds, "raw rows", yearDaily.Raw.TotalMilliseconds,
                 yearDaily.Raw / yearDaily.Aggregate, ">= 100 faster", yearDaily.Raw >= 100 * yearDaily.Aggregate))
             .AppendLine(Row("1 month of hourly candles up to now, warm (ms)", monthHourlyNow.Aggregate.TotalMilliseconds, "raw rows", monthHourlyNow.Raw.TotalMilliseconds,
@@ -145,7 +146,7 @@ internal static class IngestBenchmark
         => db.Ingestor.IngestPricesAsync(rows, new IngestOptions { RefreshAggregates = false, Parallelism = streams });
 
     /// <summary>
-    /// The floor under any candle read: as many rows of a candle's 7 columns as a month of hourly candles, made by
+    /// What shipping a month of hourly candles costs without any table: as many rows of a candle's 7 columns (720), made by
     /// generate_series (no table, no index), prepared, and read the way the repository reads them; the median of
     /// <see cref="FastCalls"/> calls after <see cref="FastWarmUp"/>, as the aggregate reads are timed.
     /// </summary>
@@ -165,16 +166,14 @@ internal static class IngestBenchmark
             command.Parameters.Add(new NpgsqlParameter { Value = from.UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
             command.Parameters.Add(new NpgsqlParameter { Value = to.UtcDateTime, NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.TimestampTz });
             await command.PrepareAsync(); // as the repository's aggregate statement is
-            var candles = new List<HourlyPriceCandle>();
+            var candles = new List<Candle>();
             await using (var reader = await command.ExecuteReaderAsync())
             {
+                var numerics = new NumericReader();
                 while (await reader.ReadAsync())
                 {
-                    candles.Add(new HourlyPriceCandle
-                    {
-                        Bucket = reader.GetFieldValue<DateTimeOffset>(0), Open = reader.GetDecimal(1), High = reader.GetDecimal(2), Low = reader.GetDecimal(3),
-                        Close = reader.GetDecimal(4), Volume = reader.GetDecimal(5), TradeCount = reader.GetInt64(6),
-                    });
+                    candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), numerics.Read(reader, 1), numerics.Read(reader, 2), numerics.Read(reader, 3),
+                        numerics.Read(reader, 4), numerics.Read(reader, 5), reader.GetInt64(6)));
                 }
             }
 

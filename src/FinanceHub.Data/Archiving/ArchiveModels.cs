@@ -57,7 +57,7 @@ public sealed record ArchiveManifest
     /// <summary>
     /// How <see cref="ContentChecksum"/> is computed: <c>csv-line-hash</c>, the sum of PostgreSQL's
     /// <c>hashtextextended(line, 0)</c> over the data file's rows (each CSV line as COPY writes it, without its line
-    /// break; gzip CSV archives since 1.0), or <c>record-hash</c>, the sum of <c>hash_record_extended(row, 0)</c> over the
+    /// break; gzip CSV archives since the CsvLineChecksum migration), or <c>record-hash</c>, the sum of <c>hash_record_extended(row, 0)</c> over the
     /// table's rows (Parquet archives; also what an older manifest without this field means).
     /// </summary>
     public string? ContentChecksumAlgorithm { get; init; }

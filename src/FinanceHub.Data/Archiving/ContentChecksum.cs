@@ -10,9 +10,9 @@ namespace FinanceHub.Data.Archiving;
 /// which the database computes again over restored, staged or about-to-be-dropped rows. Two algorithms, named in the
 /// manifest and the catalog:
 /// <list type="bullet">
-/// <item><see cref="CsvLineHash"/> (gzip CSV archives since 1.0): the hash of each row's CSV line exactly as PostgreSQL's
-/// COPY writes it. The exporter sums it over the bytes it compresses, in the one scan of the table that the COPY makes;
-/// the database computes it with <c>financehub.content_checksum_csv</c>.</item>
+/// <item><see cref="CsvLineHash"/> (gzip CSV archives since the CsvLineChecksum migration): the hash of each row's CSV
+/// line exactly as PostgreSQL's COPY writes it. The exporter sums it over the bytes it compresses, in the one scan of the
+/// table that the COPY makes; the database computes it with <c>financehub.content_checksum_csv</c>.</item>
 /// <item><see cref="RecordHash"/> (Parquet archives, and every archive whose manifest names none):
 /// <c>hash_record_extended</c> of each row, <c>financehub.content_checksum</c>; a scan of its own.</item>
 /// </list>

@@ -30,7 +30,7 @@ public class ArchiveRecord
 
     /// <summary>
     /// How <see cref="ContentChecksum"/> was computed: <c>csv-line-hash</c> (the hash of each row's CSV line, gzip CSV
-    /// archives since 1.0) or <c>record-hash</c> (<c>hash_record_extended</c> of each row; also what none means).
+    /// archives since the CsvLineChecksum migration) or <c>record-hash</c> (<c>hash_record_extended</c> of each row; also what none means).
     /// </summary>
     public string? ContentChecksumAlgorithm { get; set; }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using FinanceHub.Data.Entities;
+using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Ingest;
 using FinanceHub.Data.Timescale;
 using Npgsql;
@@ -333,18 +334,18 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var candles = new List<Candle>();
+        var numerics = new NumericReader();
         while (await reader.ReadAsync(cancellationToken))
         {
-            var bucket = reader.GetFieldValue<DateTimeOffset>(0);
             if (!reader.IsDBNull(1))
             {
-                candles.Add(new Candle(bucket, reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
-                    reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+                candles.Add(ReadCandle(reader, numerics));
             }
             else if (!reader.IsDBNull(4))
             {
                 // An empty bucket from time_bucket_gapfill; leading ones before any known close have none and are left out.
-                var close = reader.GetDecimal(4);
+                var bucket = reader.GetFieldValue<DateTimeOffset>(0);
+                var close = numerics.Read(reader, 4);
                 candles.Add(new Candle(bucket, close, close, close, close, 0m, 0, IsFilled: true));
             }
         }
@@ -405,10 +406,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var candles = new List<Candle>();
+        var numerics = new NumericReader();
         while (await reader.ReadAsync(cancellationToken))
         {
-            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
-                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+            candles.Add(ReadCandle(reader, numerics));
         }
 
         return candles;
@@ -467,10 +468,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         command.Parameters.Add(new() { Value = zone, NpgsqlDbType = NpgsqlDbType.Text });
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var candles = new List<Candle>();
+        var numerics = new NumericReader();
         while (await reader.ReadAsync(cancellationToken))
         {
-            candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
-                reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6), AdjustedClose: reader.GetDecimal(7)));
+            candles.Add(ReadCandle(reader, numerics) with { AdjustedClose = numerics.Read(reader, 7) });
         }
 
         return candles;
@@ -530,10 +531,10 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         decimal? previous = null;
         await using (var reader = await batch.ExecuteReaderAsync(cancellationToken))
         {
+            var numerics = new NumericReader();
             while (await reader.ReadAsync(cancellationToken))
             {
-                candles.Add(new Candle(reader.GetFieldValue<DateTimeOffset>(0), reader.GetDecimal(1), reader.GetDecimal(2), reader.GetDecimal(3),
-                    reader.GetDecimal(4), reader.GetDecimal(5), reader.GetInt64(6)));
+                candles.Add(ReadCandle(reader, numerics));
             }
 
             if (fillGaps && await reader.NextResultAsync(cancellationToken) && await reader.ReadAsync(cancellationToken))
@@ -712,6 +713,11 @@ public sealed class TimeSeriesRepository(NpgsqlDataSource dataSource, ITimescale
         var floor = Floor(t, width);
         return floor == t ? floor : floor + width;
     }
+
+    /// <summary>A candle from columns 0-6 (bucket, open, high, low, close, volume, trade count) of the current row.</summary>
+    private static Candle ReadCandle(NpgsqlDataReader reader, NumericReader numerics)
+        => new(reader.GetFieldValue<DateTimeOffset>(0), numerics.Read(reader, 1), numerics.Read(reader, 2), numerics.Read(reader, 3),
+            numerics.Read(reader, 4), numerics.Read(reader, 5), reader.GetInt64(6));
 
     private static decimal? Nullable(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetDecimal(ordinal);
 }
