@@ -1416,7 +1416,9 @@ BEGIN
         ELSIF column_type IN ('boolean', 'inet') THEN
           fields := fields || format('CASE WHEN t.%I IS NULL THEN %L ELSE concat(t.%I) END', column_name, null_marker, column_name);
         ELSE
-          value := CASE WHEN column_type IN ('text', 'character varying') THEN format('t.%I::text', column_name) ELSE format('concat(t.%I)', column_name) END;
+          -- Compared and searched byte for byte, whatever the column's collation.
+          value := CASE WHEN column_type IN ('text', 'character varying') THEN format('(t.%I::text COLLATE "C")', column_name)
+                        ELSE format('(concat(t.%I) COLLATE "C")', column_name) END;
           fields := fields || format(
             'CASE WHEN t.%1$I IS NULL THEN %2$L WHEN %3$s = %2$L OR %3$s ~ %4$L %5$s THEN ''"'' || replace(%3$s, ''"'', ''""'') || ''"'' ELSE %3$s END',
             column_name, null_marker, value, E'[,"\r\n]', CASE WHEN cardinality(columns) = 1 THEN format('OR %s = %L', value, '\.') ELSE '' END);

@@ -19,12 +19,49 @@ internal sealed class NumericReader
     private static readonly UInt128 MaxMantissa = (UInt128.One << 96) - 1;
 
     private readonly byte[] _bytes = new byte[HeaderSize + 2 * MaxDigits];
+    private NpgsqlDataReader? _reader;
+    private ulong _checked;
+    private ulong _numeric;
 
-    /// <summary>The value of a non-null numeric column of the current row.</summary>
+    /// <summary>
+    /// The value of a non-null column of the current row as a decimal: a numeric one decoded here, any other (and any
+    /// column past the 64th) by <see cref="NpgsqlDataReader.GetDecimal"/>.
+    /// </summary>
     public decimal Read(NpgsqlDataReader reader, int ordinal)
     {
+        if (!IsNumeric(reader, ordinal))
+        {
+            return reader.GetDecimal(ordinal);
+        }
+
         var length = (int)reader.GetBytes(ordinal, 0, _bytes, 0, _bytes.Length);
         return TryDecode(_bytes.AsSpan(0, length), out var value) ? value : reader.GetDecimal(ordinal);
+    }
+
+    /// <summary>Whether the column is numeric, looked up once per reader and column.</summary>
+    private bool IsNumeric(NpgsqlDataReader reader, int ordinal)
+    {
+        if (ordinal is < 0 or > 63)
+        {
+            return false;
+        }
+
+        if (!ReferenceEquals(reader, _reader))
+        {
+            (_reader, _checked, _numeric) = (reader, 0, 0);
+        }
+
+        var bit = 1UL << ordinal;
+        if ((_checked & bit) == 0)
+        {
+            _checked |= bit;
+            if (reader.GetDataTypeName(ordinal) == "numeric")
+            {
+                _numeric |= bit;
+            }
+        }
+
+        return (_numeric & bit) != 0;
     }
 
     /// <summary>Decodes numeric's binary form; false for anything the plain path does not cover.</summary>

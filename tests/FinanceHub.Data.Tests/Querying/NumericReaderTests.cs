@@ -18,6 +18,11 @@ public sealed class NumericReaderTests(DatabaseFixture fixture)
     public async Task Every_value_and_its_scale_are_what_Npgsql_reads()
     {
         await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
+        await using (var seed = new NpgsqlCommand("SELECT setseed(0.20261203)", connection))
+        {
+            await seed.ExecuteNonQueryAsync(Ct);
+        }
+
         await using var command = new NpgsqlCommand(
             """
             SELECT v FROM (
@@ -49,6 +54,8 @@ public sealed class NumericReaderTests(DatabaseFixture fixture)
     [Theory]
     [InlineData("'NaN'::numeric")]
     [InlineData("'Infinity'::numeric")]
+    [InlineData("'-Infinity'::numeric")]
+    [InlineData("round(1::numeric / 3, 40)")]
     [InlineData("79228162514264337593543950336::numeric")]
     [InlineData("round(1::numeric / 3, 30)")]
     public async Task What_decimal_cannot_hold_fails_as_Npgsql_fails(string value)
@@ -63,8 +70,21 @@ public sealed class NumericReaderTests(DatabaseFixture fixture)
         Assert.Equal(npgsql?.GetType(), ours?.GetType());
         if (npgsql is null)
         {
-            Assert.Equal(reader.GetDecimal(0), new NumericReader().Read(reader, 0));
+            Assert.Equal(reader.GetDecimal(0).ToString(CultureInfo.InvariantCulture), new NumericReader().Read(reader, 0).ToString(CultureInfo.InvariantCulture));
         }
+    }
+
+    [Fact]
+    public async Task Columns_of_other_types_are_read_by_Npgsql_not_decoded_as_numeric()
+    {
+        await using var connection = await fixture.DataSource.OpenConnectionAsync(Ct);
+        await using var command = new NpgsqlCommand("SELECT 5::bigint, 12.5::numeric, 7::int", connection);
+        await using var reader = await command.ExecuteReaderAsync(Ct);
+        await reader.ReadAsync(Ct);
+        var numerics = new NumericReader();
+
+        Assert.Equal([5m, 12.5m, 7m], [numerics.Read(reader, 0), numerics.Read(reader, 1), numerics.Read(reader, 2)]);
+        Assert.Equal("5", numerics.Read(reader, 0).ToString(CultureInfo.InvariantCulture));
     }
 
     [Fact]
