@@ -115,6 +115,45 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task A_value_changed_in_an_old_chunk_while_it_is_archived_is_archived_again_not_dropped_with_the_old_value()
+    {
+        // The row count stays the same: only the content checksum (of the CSV lines) tells the archive from the table.
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto_change", withS3: false);
+        await ctx.SeedMetricsAsync(4);
+        var archiver = ctx.CreateArchiver();
+        long? changed = null;
+        archiver.Checkpoint = async (checkpoint, id) =>
+        {
+            if (checkpoint == ArchiveCheckpoint.AfterVerify && changed is null)
+            {
+                changed = await ctx.DataSource.ScalarAsync<long>(
+                    """
+                    UPDATE performance_metrics SET value = 4242.5
+                    WHERE id = (SELECT min(m.id) FROM performance_metrics m, financehub.archives a
+                                WHERE a.id = $1 AND m.created_at >= a.range_start AND m.created_at < a.range_end)
+                    RETURNING id
+                    """, id);
+            }
+        };
+
+        var steps = await archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
+        var archives = await ctx.Archiver.ListLocalArchivesAsync(cancellationToken: Ct);
+        var dropped = (await ctx.DataSource.QueryAsync("SELECT id FROM financehub.archives WHERE status = 'Dropped'")).Select(r => (Guid)r[0]!).ToHashSet();
+        await ctx.DataSource.ExecuteAsync("DELETE FROM performance_metrics");
+        foreach (var archive in archives.Where(a => dropped.Contains(a.Manifest.Id)))
+        {
+            await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
+        }
+
+        Assert.NotNull(changed);
+        Assert.All(steps, s => Assert.True(s.Dropped, s.Outcome));
+        Assert.Equal(steps.Count, dropped.Count);
+        Assert.Equal(dropped.Count + 1, archives.Count); // the stale archive stays beside the new one
+        Assert.All(archives, a => Assert.Equal("csv-line-hash", a.Manifest.ContentChecksumAlgorithm));
+        Assert.Equal(4242.5, await ctx.DataSource.ScalarAsync<double>("SELECT value FROM performance_metrics WHERE id = $1", changed!.Value));
+    }
+
+    [Fact]
     public async Task A_killed_process_loses_no_row_and_a_new_run_finishes()
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto_kill", withS3: false);

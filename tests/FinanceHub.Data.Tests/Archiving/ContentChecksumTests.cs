@@ -51,6 +51,8 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
     [Fact]
     public async Task A_csv_export_states_the_servers_hash_of_its_lines_and_restores_awkward_values_exactly()
     {
+        // Awkward values, then enough rows (about 7 MiB of CSV, quoted line breaks every fifth row) for several of the
+        // compressor's 4 MiB blocks, each cut at a row end.
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "checksum_csv_lines", withS3: false);
         var at = new DateTimeOffset(2026, 11, 2, 9, 0, 0, TimeSpan.Zero);
         await ctx.DataSource.ExecuteAsync(
@@ -65,8 +67,9 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
         await ctx.DataSource.ExecuteAsync(
             """
             INSERT INTO api_usage_logs (created_at, endpoint, method, status_code, duration_ms, caller_id, client_ip, user_agent, request_bytes)
-            SELECT $1 + i * interval '1 minute', '/api/v1/prices', 'GET', 200, i / 7.0, CASE WHEN i % 3 = 0 THEN NULL ELSE 'k' || i END, '10.0.0.1', 'ua', i
-            FROM generate_series(3, 400) i
+            SELECT $1 + i * interval '1 second', '/api/v1/prices', 'GET', 200, i / 7.0, CASE WHEN i % 3 = 0 THEN NULL ELSE 'k' || i END, '10.0.0.1',
+                   CASE WHEN i % 5 = 0 THEN E'multi\nline, "quoted" agent ' || i ELSE 'ua' END, i
+            FROM generate_series(3, 80000) i
             """, at);
         var (start, end) = (at.AddMinutes(-1), at.AddDays(1));
         var before = await RowsMd5Async(ctx, start, end);
@@ -114,7 +117,7 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
     }
 
     [Fact]
-    public async Task A_changed_value_changes_the_line_checksum_the_restore_compares()
+    public async Task The_databases_line_checksum_changes_with_any_value_and_comes_back_with_it()
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "checksum_csv_change", withS3: false);
         var at = new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero);
