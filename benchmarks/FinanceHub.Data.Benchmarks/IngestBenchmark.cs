@@ -196,8 +196,8 @@ internal static class IngestBenchmark
 
     /// <summary>
     /// Warm: the median of <see cref="FastCalls"/> aggregate reads after <see cref="FastWarmUp"/>, and of
-    /// <see cref="RawCalls"/> raw reads after <see cref="RawWarmUp"/>. Cold: the first call on a new connection (fresh
-    /// pool) and repository.
+    /// <see cref="RawCalls"/> raw reads after <see cref="RawWarmUp"/>, interleaved. Cold: the first call on a new
+    /// connection (fresh pool) and repository.
     /// </summary>
     private static async Task<(TimeSpan Aggregate, TimeSpan Raw, TimeSpan ColdAggregate, TimeSpan ColdRaw)> LatencyAsync(
         BenchmarkDatabase db, BucketWidth width, DateTimeOffset from, DateTimeOffset to)
@@ -216,24 +216,36 @@ internal static class IngestBenchmark
             return await TimeAsync(new TimeSeriesRepository(fresh, db.Manager), source);
         }
 
-        async Task<TimeSpan> MedianAsync(CandleSource source)
+        async Task<(TimeSpan Aggregate, TimeSpan Raw)> WarmAsync()
         {
             var repository = new TimeSeriesRepository(db.DataSource, db.Manager);
-            var (warmUp, calls) = source == CandleSource.Raw ? (RawWarmUp, RawCalls) : (FastWarmUp, FastCalls);
-            var times = new List<TimeSpan>();
-            for (var i = 0; i < warmUp + calls; i++)
+            for (var i = 0; i < FastWarmUp; i++)
             {
-                var elapsed = await TimeAsync(repository, source);
-                if (i >= warmUp)
+                await TimeAsync(repository, CandleSource.Auto);
+            }
+
+            for (var i = 0; i < RawWarmUp; i++)
+            {
+                await TimeAsync(repository, CandleSource.Raw);
+            }
+
+            // Interleaved, a raw read after every few aggregate reads: both are timed through the same moments of a
+            // machine whose speed drifts (timed one after the other, a slow spell could fall on one of them alone).
+            var (aggregate, raw) = (new List<TimeSpan>(), new List<TimeSpan>());
+            for (var i = 0; i < FastCalls; i++)
+            {
+                aggregate.Add(await TimeAsync(repository, CandleSource.Auto));
+                if (raw.Count < RawCalls && i % (FastCalls / RawCalls) == 0)
                 {
-                    times.Add(elapsed);
+                    raw.Add(await TimeAsync(repository, CandleSource.Raw));
                 }
             }
 
-            return times.Order().ElementAt(times.Count / 2);
+            return (aggregate.Order().ElementAt(aggregate.Count / 2), raw.Order().ElementAt(raw.Count / 2));
         }
 
-        return (await MedianAsync(CandleSource.Auto), await MedianAsync(CandleSource.Raw), await ColdAsync(CandleSource.Auto), await ColdAsync(CandleSource.Raw));
+        var (warmAggregate, warmRaw) = await WarmAsync();
+        return (warmAggregate, warmRaw, await ColdAsync(CandleSource.Auto), await ColdAsync(CandleSource.Raw));
     }
 
     private static readonly string[] Symbols = [.. Enumerable.Range(1, Assets).Select(i => $"A{i:000}")];
