@@ -130,7 +130,8 @@ internal static class ContentChecksum
             var skip = skipHeader;
             while (!text.IsEmpty)
             {
-                var end = quotesAnywhere ? LineEnd(text) : text.IndexOf((byte)'\n');
+                // The first line break outside quotes (CsvRowBlocks.RowEnd gives the index after it).
+                var end = quotesAnywhere ? CsvRowBlocks.RowEnd(text, first: true) - 1 : text.IndexOf((byte)'\n');
                 var line = end < 0 ? text : text[..end];
                 if (skip)
                 {
@@ -146,33 +147,6 @@ internal static class ContentChecksum
             }
 
             return (rows, sum);
-        }
-
-        /// <summary>The index of the first line break outside quotes, or -1.</summary>
-        private static int LineEnd(ReadOnlySpan<byte> text)
-        {
-            var quoted = false;
-            var i = 0;
-            while (true)
-            {
-                var next = text[i..].IndexOfAny((byte)'"', (byte)'\n');
-                if (next < 0)
-                {
-                    return -1;
-                }
-
-                i += next;
-                if (text[i] == '"')
-                {
-                    quoted = !quoted;
-                }
-                else if (!quoted)
-                {
-                    return i;
-                }
-
-                i++;
-            }
         }
     }
 }

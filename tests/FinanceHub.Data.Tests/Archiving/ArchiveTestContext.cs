@@ -98,6 +98,14 @@ public sealed class ArchiveTestContext : IAsyncDisposable
             """);
 
     /// <summary>Rows still in the table plus rows in archives whose range was dropped.</summary>
+    /// <summary>The oracle of the api_usage_logs tests: row count and an md5 over the rows' text in id order, in plain SQL.</summary>
+    public async Task<(long Rows, string Md5)> ApiUsageLogsMd5Async(DateTimeOffset start, DateTimeOffset end)
+    {
+        var row = (await DataSource.QueryAsync(
+            "SELECT count(*), md5(coalesce(string_agg(l::text, '|' ORDER BY id), '')) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end))[0];
+        return ((long)row[0]!, (string)row[1]!);
+    }
+
     public async Task<long> RowsAccountedForAsync(string table)
         => await DataSource.ScalarAsync<long>($"SELECT count(*) FROM {table}")
            + await DataSource.ScalarAsync<long>("SELECT coalesce(sum(row_count), 0)::bigint FROM financehub.archives WHERE status = 'Dropped' AND table_name = $1", table);

@@ -72,7 +72,7 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
             FROM generate_series(3, 80000) i
             """, at);
         var (start, end) = (at.AddMinutes(-1), at.AddDays(1));
-        var before = await RowsMd5Async(ctx, start, end);
+        var before = await ctx.ApiUsageLogsMd5Async(start, end);
 
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("api_usage_logs", start, end), cancellationToken: Ct);
 
@@ -113,7 +113,7 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
         await ctx.DataSource.ExecuteAsync("DELETE FROM api_usage_logs WHERE created_at >= $1 AND created_at < $2", start, end);
         var restored = await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
         Assert.Equal(before.Rows, restored.RowsRestored);
-        Assert.Equal(before, await RowsMd5Async(ctx, start, end));
+        Assert.Equal(before, await ctx.ApiUsageLogsMd5Async(start, end));
     }
 
     [Fact]
@@ -155,7 +155,7 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
             SELECT $1 + i * interval '1 minute', 'café ' || i, 'GET', 200, 1.5, 'näh, "x"', '10.0.0.1', E'ü\n', i FROM generate_series(1, 30) i
             """, at);
         var (start, end) = (at, at.AddDays(1));
-        var before = await RowsMd5Async(ctx, start, end);
+        var before = await ctx.ApiUsageLogsMd5Async(start, end);
 
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("api_usage_logs", start, end), cancellationToken: Ct);
         await ctx.DataSource.ExecuteAsync("DELETE FROM api_usage_logs WHERE created_at >= $1 AND created_at < $2", start, end);
@@ -164,7 +164,7 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
         Assert.Equal("LATIN1", await ctx.DataSource.ScalarAsync<string>("SELECT current_setting('server_encoding')"));
         Assert.Equal("record-hash", archive.Manifest.ContentChecksumAlgorithm);
         Assert.Equal((30L, 30L), (before.Rows, restored.RowsRestored));
-        Assert.Equal(before, await RowsMd5Async(ctx, start, end));
+        Assert.Equal(before, await ctx.ApiUsageLogsMd5Async(start, end));
         Assert.Contains(await ReadLinesAsync(archive.LocalPath!), l => l.Contains("café 7", StringComparison.Ordinal));
     }
 
@@ -226,12 +226,5 @@ public sealed class ContentChecksumTests(DatabaseFixture fixture)
         using var bytes = new MemoryStream();
         await gzip.CopyToAsync(bytes, Ct);
         return [.. ReferenceRows(bytes.ToArray()).Select(r => Encoding.UTF8.GetString(r))];
-    }
-
-    private static async Task<(long Rows, string Md5)> RowsMd5Async(ArchiveTestContext ctx, DateTimeOffset start, DateTimeOffset end)
-    {
-        var row = (await ctx.DataSource.QueryAsync(
-            "SELECT count(*), md5(coalesce(string_agg(l::text, '|' ORDER BY id), '')) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end))[0];
-        return ((long)row[0]!, (string)row[1]!);
     }
 }

@@ -23,7 +23,7 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
             FROM generate_series(now() - interval '2 days', now() - interval '1 day', interval '1 minute') t
             """);
         var (start, end) = (DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow.AddHours(-12));
-        var before = await RowsMd5Async(ctx, start, end);
+        var before = await ctx.ApiUsageLogsMd5Async(start, end);
 
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("api_usage_logs", start, end), cancellationToken: Ct);
         await ctx.DataSource.ExecuteAsync("DELETE FROM api_usage_logs WHERE created_at >= $1 AND created_at < $2", start, end);
@@ -37,7 +37,7 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         Assert.StartsWith("2026", archive.Manifest.SchemaVersion, StringComparison.Ordinal);
         Assert.Equal((before.Rows, before.Rows), (restored.RowsInArchive, restored.RowsRestored));
         Assert.Equal(0, again.RowsRestored);
-        Assert.Equal(before, await RowsMd5Async(ctx, start, end)); // ids, NULLs, empty strings, quotes, commas all came back
+        Assert.Equal(before, await ctx.ApiUsageLogsMd5Async(start, end)); // ids, NULLs, empty strings, quotes, commas all came back
         Assert.Equal("Exported", await ctx.DataSource.ScalarAsync<string>("SELECT status FROM financehub.archives WHERE id = $1", archive.Manifest.Id));
         await using (var gzip = new GZipStream(File.OpenRead(archive.LocalPath!), CompressionMode.Decompress))
         using (var reader = new StreamReader(gzip))
@@ -245,14 +245,6 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         Assert.Equal((3L, 3L), (rows, restored.RowsRestored));
         Assert.Equal(before, await ctx.DataSource.ScalarAsync<string>(
             "SELECT md5(string_agg(l::text, ',' ORDER BY id)) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end));
-    }
-
-    /// <summary>The oracle: row count and an md5 over the rows' text in id order, computed here in plain SQL.</summary>
-    private static async Task<(long Rows, string Md5)> RowsMd5Async(ArchiveTestContext ctx, DateTimeOffset start, DateTimeOffset end)
-    {
-        var row = (await ctx.DataSource.QueryAsync(
-            "SELECT count(*), md5(coalesce(string_agg(l::text, '|' ORDER BY id), '')) FROM api_usage_logs l WHERE created_at >= $1 AND created_at < $2", start, end))[0];
-        return ((long)row[0]!, (string)row[1]!);
     }
 
     /// <summary>The product's content checksum of a range: what a hand-made manifest must state (input, not an oracle).</summary>
