@@ -54,7 +54,8 @@ public class FinanceHubDbContext(DbContextOptions<FinanceHubDbContext> options) 
     /// <summary>
     /// The latest price at or before <paramref name="at"/> of each of <paramref name="symbols"/> (as-of prices), one index
     /// probe per asset; composable (<c>Where</c>, <c>Join</c>, <c>Select</c>). A price older than <paramref name="maxAge"/>
-    /// counts as missing: its price columns are null and <see cref="PriceAsOf.LatestDate"/> says when it was.
+    /// counts as missing: its price columns are null and <see cref="PriceAsOf.LatestDate"/> says when it was. So does one
+    /// that rows archived and dropped after it could supersede (<see cref="PriceAsOf.ArchivedFrom"/> names them).
     /// </summary>
     public IQueryable<PriceAsOf> PricesAsOf(string[] symbols, DateTimeOffset at, TimeSpan? maxAge = null)
         => FromExpression(() => PricesAsOf(symbols, at, maxAge));

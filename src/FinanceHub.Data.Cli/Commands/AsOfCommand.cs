@@ -49,8 +49,20 @@ internal sealed class AsOfCommand(CliContext context) : ICliCommand
         context.Console.Write(table);
         await context.Output.WriteLineAsync($"{prices.Count(p => p.Status == AsOfStatus.Found)} of {prices.Count} asset(s) priced as of {Format.Time(at)}" +
             (maxAge is { } m ? $"; prices older than {Age(m)} count as missing." : "."));
+        var archived = prices.Where(p => p.Archived is not null).ToList();
+        if (archived.Count > 0)
+        {
+            var (from, to) = (archived.Min(p => p.Archived!.Start), archived.Max(p => p.Archived!.End));
+            await context.Output.WriteLineAsync(
+                $"{archived.Count} asset(s) ({string.Join(", ", archived.Select(p => p.Symbol))}) may have a later price in rows that were archived and dropped " +
+                $"between {Format.Time(from)} and {Format.Time(to)}; restore them to price these: financehub-data restore --table {archived[0].Archived!.Table} " +
+                $"--from {Iso(from)} --to {Iso(to)}");
+        }
+
         return ExitCodes.Ok;
     }
+
+    private static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static string N(decimal? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 

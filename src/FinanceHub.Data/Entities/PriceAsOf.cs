@@ -44,4 +44,16 @@ public sealed class PriceAsOf
 
     /// <summary>Trade count of the row.</summary>
     public int? TradeCount { get; set; }
+
+    /// <summary>
+    /// Start of the archived and dropped rows (not all restored) between <see cref="LatestDate"/> and
+    /// <see cref="RequestedAt"/>: the true latest price may be among them, so the price columns are null. Null otherwise.
+    /// </summary>
+    public DateTimeOffset? ArchivedFrom { get; set; }
+
+    /// <summary>End (exclusive) of those archived and dropped rows.</summary>
+    public DateTimeOffset? ArchivedTo { get; set; }
+
+    /// <summary>The archives that hold them: restore these to answer.</summary>
+    public Guid[]? ArchiveIds { get; set; }
 }

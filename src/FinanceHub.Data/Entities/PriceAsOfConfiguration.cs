@@ -3,7 +3,7 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
 namespace FinanceHub.Data.Entities;
 
-/// <summary>The result of <c>financehub.prices_as_of</c>: keyless, mapped to no table (migration 0800 creates the function).</summary>
+/// <summary>The result of <c>financehub.prices_as_of</c>: keyless, mapped to no table (migration 0800 creates the function, 1100 adds the cold-tier columns).</summary>
 internal sealed class PriceAsOfConfiguration : IEntityTypeConfiguration<PriceAsOf>
 {
     public void Configure(EntityTypeBuilder<PriceAsOf> builder)
@@ -23,5 +23,8 @@ internal sealed class PriceAsOfConfiguration : IEntityTypeConfiguration<PriceAsO
         builder.Property(p => p.AdjustedClose).HasColumnName("adjusted_close");
         builder.Property(p => p.Volume).HasColumnName("volume");
         builder.Property(p => p.TradeCount).HasColumnName("trade_count");
+        builder.Property(p => p.ArchivedFrom).HasColumnName("archived_from");
+        builder.Property(p => p.ArchivedTo).HasColumnName("archived_to");
+        builder.Property(p => p.ArchiveIds).HasColumnName("archive_ids");
     }
 }

@@ -656,6 +656,18 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnType("numeric")
                         .HasColumnName("adjusted_close");
 
+                    b.PrimitiveCollection<Guid[]>("ArchiveIds")
+                        .HasColumnType("uuid[]")
+                        .HasColumnName("archive_ids");
+
+                    b.Property<DateTimeOffset?>("ArchivedFrom")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("archived_from");
+
+                    b.Property<DateTimeOffset?>("ArchivedTo")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("archived_to");
+
                     b.Property<int?>("AssetId")
                         .HasColumnType("integer")
                         .HasColumnName("asset_id");

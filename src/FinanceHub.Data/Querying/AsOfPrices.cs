@@ -1,3 +1,4 @@
+using FinanceHub.Data.Entities;
 using FinanceHub.Data.Ingest;
 using Npgsql;
 using NpgsqlTypes;
@@ -19,6 +20,12 @@ public enum AsOfStatus
 
     /// <summary>The asset has no price at or before the instant.</summary>
     NoPrice,
+
+    /// <summary>
+    /// Rows between the latest price in the database and the instant were archived and dropped and are not all back:
+    /// the true latest price may be among them. <see cref="AsOfPrice.Archived"/> names them; restore them to answer.
+    /// </summary>
+    Archived,
 }
 
 /// <summary>The latest price of <paramref name="Symbol"/> at or before <paramref name="At"/>.</summary>
@@ -26,8 +33,12 @@ public enum AsOfStatus
 /// <param name="At">The instant asked about.</param>
 /// <param name="Status">Found, stale or none.</param>
 /// <param name="Price">The row; null unless <see cref="AsOfStatus.Found"/>.</param>
-/// <param name="LatestDate">Time of the latest row at or before <paramref name="At"/>, also when it is stale.</param>
-public sealed record AsOfPrice(string Symbol, DateTimeOffset At, AsOfStatus Status, PricePoint? Price, DateTimeOffset? LatestDate)
+/// <param name="LatestDate">Time of the latest row at or before <paramref name="At"/> in the database, also when it is stale
+/// or archived rows may supersede it.</param>
+/// <param name="Archived">With <see cref="AsOfStatus.Archived"/>: the archived and dropped rows after
+/// <paramref name="LatestDate"/> (or before <paramref name="At"/> when there is none) that may hold the answer.</param>
+public sealed record AsOfPrice(
+    string Symbol, DateTimeOffset At, AsOfStatus Status, PricePoint? Price, DateTimeOffset? LatestDate, ColdRange? Archived = null)
 {
     /// <summary>How old the latest price was at <see cref="At"/>.</summary>
     public TimeSpan? Age => LatestDate is { } latest ? At - latest : null;
@@ -53,8 +64,10 @@ public sealed record AsOfOptions
 /// As-of prices: the last price at or before an instant, for one asset or a portfolio, and as-of joins of series of
 /// instants (trade times, metric timestamps) to prices. A lookup reads about two rows per asset, never a scan: chunks
 /// newest first, a portfolio from the chunk's last rows before its instant, anything else by one probe of the
-/// (asset_id, date) key (<c>financehub.prices_as_of_join</c>, migration 0800; in LINQ, the same functions are
-/// <see cref="FinanceHubDbContext.PricesAsOf"/> and <see cref="FinanceHubDbContext.PricesAsOfJoin"/>).
+/// (asset_id, date) key (<c>financehub.prices_as_of_join</c>, migrations 0800 and 1100; in LINQ, the same functions are
+/// <see cref="FinanceHubDbContext.PricesAsOf"/> and <see cref="FinanceHubDbContext.PricesAsOfJoin"/>). An answer that rows
+/// archived and dropped after it could supersede is <see cref="AsOfStatus.Archived"/>, never an older price given as
+/// the latest.
 /// </summary>
 public interface IAsOfPriceRepository
 {
@@ -121,7 +134,7 @@ public sealed class AsOfPriceRepository(NpgsqlDataSource dataSource) : IAsOfPric
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var command = new NpgsqlCommand(
             """
-            SELECT asset_id, latest_date, date, open, high, low, close, adjusted_close, volume, trade_count
+            SELECT asset_id, latest_date, date, open, high, low, close, adjusted_close, volume, trade_count, archived_from, archived_to, archive_ids
             FROM financehub.prices_as_of_join($1, $2, $3) ORDER BY ordinal
             """, connection);
         command.Parameters.Add(new() { Value = symbols, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
@@ -145,8 +158,15 @@ public sealed class AsOfPriceRepository(NpgsqlDataSource dataSource) : IAsOfPric
                     ? null
                     : new PricePoint(reader.GetFieldValue<DateTimeOffset>(2), reader.GetDecimal(3), reader.GetDecimal(4), reader.GetDecimal(5), reader.GetDecimal(6),
                         reader.IsDBNull(7) ? null : reader.GetDecimal(7), reader.GetDecimal(8), reader.IsDBNull(9) ? null : reader.GetInt32(9));
-                var status = price is not null ? AsOfStatus.Found : latest is not null ? AsOfStatus.Stale : AsOfStatus.NoPrice;
-                results.Add(new AsOfPrice(symbols[i], list[i].At, status, price, latest));
+                var archived = reader.IsDBNull(10)
+                    ? null
+                    : new ColdRange(Hypertables.AssetPrices.Table, reader.GetFieldValue<DateTimeOffset>(10), reader.GetFieldValue<DateTimeOffset>(11),
+                        reader.GetFieldValue<Guid[]>(12));
+                var status = archived is not null ? AsOfStatus.Archived
+                    : price is not null ? AsOfStatus.Found
+                    : latest is not null ? AsOfStatus.Stale
+                    : AsOfStatus.NoPrice;
+                results.Add(new AsOfPrice(symbols[i], list[i].At, status, price, latest, archived));
             }
         }
 

@@ -44,19 +44,10 @@ internal static class ColdTier
             return;
         }
 
-        var time = SqlIdentifiers.Quote(table.TimeColumn);
-        await using var command = dataSource.CreateCommand(
-            $"""
-            SELECT d.range_start, d.range_end, d.ids
-            FROM (SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at) AS ids, sum(a.row_count) AS archived
-                  FROM financehub.archives a
-                  WHERE a.table_name = $1 AND a.status = 'Dropped'
-                    AND EXISTS (SELECT 1 FROM unnest($2::timestamptz[], $3::timestamptz[]) r(s, e) WHERE a.range_start < r.e AND a.range_end > r.s)
-                  GROUP BY a.range_start, a.range_end) d
-            WHERE (SELECT count(*) FROM {SqlIdentifiers.Quote(table.Table)} t WHERE t.{time} >= d.range_start AND t.{time} < d.range_end) < d.archived
-            ORDER BY d.range_start
-            """);
+        // financehub.cold_ranges (migration 1100) is the one test of "archived, dropped and not all back"; as-of prices use it too.
+        await using var command = dataSource.CreateCommand("SELECT range_start, range_end, archive_ids FROM financehub.cold_ranges($1, $2, $3, $4)");
         command.Parameters.Add(new() { Value = table.Table, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new() { Value = table.TimeColumn, NpgsqlDbType = NpgsqlDbType.Text });
         command.Parameters.Add(new() { Value = parts.Select(p => p.Start.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         command.Parameters.Add(new() { Value = parts.Select(p => p.End.UtcDateTime).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
         var cold = new List<ColdRange>();

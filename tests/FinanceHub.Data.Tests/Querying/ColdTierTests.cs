@@ -3,6 +3,7 @@ using FinanceHub.Data.Entities;
 using FinanceHub.Data.Querying;
 using FinanceHub.Data.Tests.Archiving;
 using FinanceHub.Data.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using static FinanceHub.Data.Tests.Infrastructure.TestServices;
 
 namespace FinanceHub.Data.Tests.Querying;
@@ -70,6 +71,101 @@ public sealed class ColdTierTests(DatabaseFixture fixture)
         Assert.Equal(40 * 24, hourly.Candles.Count);
         Assert.Single((await repository.GetOhlcvAsync("ETH", "1hour", oldFrom, oldTo, new OhlcvOptions { Source = CandleSource.Raw }, Ct)).Candles);
     }
+
+    [Fact]
+    public async Task As_of_prices_that_archived_and_dropped_rows_could_supersede_say_so_until_those_rows_are_restored()
+    {
+        await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "cold_as_of", withS3: false);
+        var today = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero);
+        var hour = TimeSpan.FromHours(1);
+        var btc = await ctx.DataSource.InsertAssetAsync("BTC");
+        var eth = await ctx.DataSource.InsertAssetAsync("ETH");
+        var doge = await ctx.DataSource.InsertAssetAsync("DOGE");
+        await ctx.DataSource.InsertPricesAsync(btc, today.AddDays(-200), today, hour);
+        await ctx.DataSource.InsertPricesAsync(eth, today.AddDays(-200), today.AddDays(-160), hour); // stopped trading
+        await ctx.DataSource.InsertPricesAsync(doge, today.AddDays(-200), today.AddDays(-190), hour); // and came back
+        await ctx.DataSource.InsertPricesAsync(doge, today.AddDays(-100), today, hour);
+        (string Symbol, DateTimeOffset At)[] requests =
+        [
+            ("BTC", today), ("BTC", today.AddDays(-150).AddMinutes(30)), ("ETH", today), ("DOGE", today), ("DOGE", today.AddDays(-110)),
+            ("BTC", today.AddDays(-118).AddMinutes(30)),
+        ];
+        var before = await ExpectedAsOfAsync(ctx.DataSource, requests);
+        var repository = new AsOfPriceRepository(ctx.DataSource);
+        var answersBefore = await repository.GetPricesAsOfAsync(requests.Select(r => new AsOfRequest(r.Symbol, r.At)), cancellationToken: Ct);
+
+        var dropped = (await ctx.Archiver.RunAutomatedArchiveAsync("asset_prices_historic", 120, cancellationToken: Ct)).Where(s => s.Dropped).ToList();
+        var droppedTo = dropped.Max(s => s.RangeEnd);
+        Assert.NotEmpty(dropped);
+        Assert.InRange(droppedTo, today.AddDays(-130), today.AddDays(-118).AddMinutes(30)); // the last request's rows stay
+        // A late row lands in a dropped range: BTC's other rows there are still only in the archive.
+        var late = today.AddDays(-150).AddMinutes(10);
+        await ctx.DataSource.ExecuteAsync(
+            "INSERT INTO asset_prices_historic (asset_id, date, open, high, low, close, volume) VALUES ($1, $2, 7, 8, 6, 7, 1)", btc, late);
+
+        var answers = await repository.GetPricesAsOfAsync(requests.Select(r => new AsOfRequest(r.Symbol, r.At)), cancellationToken: Ct);
+        await using var context = DatabaseFixture.CreateContext(ctx.DataSource);
+        var linq = await context.PricesAsOf(["ETH", "BTC"], today).OrderBy(p => p.Ordinal).ToListAsync(Ct);
+        var cli = await RunCliAsync("asof", "ETH,BTC", "--at", today.ToString("O"), "--connection", ctx.ConnectionString);
+
+        // Before archiving, every answer is the max(date) row; after, the ones whose rows stayed are unchanged.
+        Assert.Equal(before, answersBefore.Select(AsOfText));
+        Assert.Equal([before[0], before[3], before[5]], new[] { answers[0], answers[3], answers[5] }.Select(AsOfText));
+        // The others would be older prices than the truth (or none): they say what to restore instead.
+        var allDropped = dropped.Select(s => s.ArchiveId).Order().ToList();
+        foreach (var (answer, latest) in new[] { (answers[1], (DateTimeOffset?)late), (answers[2], null), (answers[4], null) })
+        {
+            Assert.Equal(AsOfStatus.Archived, answer.Status);
+            Assert.Null(answer.Price);
+            Assert.Equal(latest, answer.LatestDate);
+            Assert.NotNull(answer.Archived);
+            Assert.Equal("asset_prices_historic", answer.Archived.Table);
+            Assert.True(answer.Archived.Start <= answer.At && answer.Archived.End > (latest ?? DateTimeOffset.MinValue));
+            Assert.Subset(allDropped.ToHashSet(), answer.Archived.ArchiveIds.ToHashSet());
+        }
+
+        // Nothing of ETH is left: every dropped archive may hold its latest price. BTC's late row: only its own archive.
+        Assert.Equal(allDropped, answers[2].Archived!.ArchiveIds.Order().ToList());
+        Assert.Equal([dropped.Single(s => s.RangeStart <= late && s.RangeEnd > late).ArchiveId], answers[1].Archived!.ArchiveIds);
+        Assert.Equal(droppedTo, answers[2].Archived!.End);
+        Assert.NotNull(linq[0].ArchivedFrom);
+        Assert.Null(linq[0].Close);
+        Assert.Equal(allDropped, linq[0].ArchiveIds!.Order().ToList());
+        Assert.Null(linq[1].ArchivedFrom);
+        Assert.Equal(before[0], AsOfText(new AsOfPrice("BTC", today, AsOfStatus.Found,
+            new PricePoint(linq[1].Date!.Value, 0, 0, 0, linq[1].Close!.Value, null, 0, null), linq[1].LatestDate)));
+        Assert.Equal(0, cli.Code);
+        Assert.Contains("archived", cli.Output, StringComparison.Ordinal);
+        Assert.Contains("financehub-data restore --table asset_prices_historic", cli.Output, StringComparison.Ordinal);
+
+        await ctx.Archiver.RestoreRangeAsync("asset_prices_historic", dropped.Min(s => s.RangeStart), droppedTo, Ct);
+        var restored = await repository.GetPricesAsOfAsync(requests.Select(r => new AsOfRequest(r.Symbol, r.At)), cancellationToken: Ct);
+
+        // Back: the answers of before archiving, and BTC's late row where it is the latest.
+        Assert.Equal(await ExpectedAsOfAsync(ctx.DataSource, requests), restored.Select(AsOfText));
+        Assert.Equal([before[0], before[2], before[3], before[4], before[5]], new[] { restored[0], restored[2], restored[3], restored[4], restored[5] }.Select(AsOfText));
+        Assert.Equal(late, restored[1].Price!.Date);
+    }
+
+    /// <summary>The max(date) row at or before each instant, in plain SQL: "symbol status date close".</summary>
+    private static async Task<List<string>> ExpectedAsOfAsync(Npgsql.NpgsqlDataSource dataSource, (string Symbol, DateTimeOffset At)[] requests)
+    {
+        var expected = new List<string>();
+        foreach (var (symbol, at) in requests)
+        {
+            var rows = await dataSource.QueryAsync(
+                """
+                SELECT p.date, p.close FROM asset_prices_historic p JOIN assets a ON a.id = p.asset_id
+                WHERE a.symbol = $1 AND p.date = (SELECT max(q.date) FROM asset_prices_historic q WHERE q.asset_id = a.id AND q.date <= $2)
+                """, symbol, at);
+            expected.Add(rows.Count == 0 ? $"{symbol} NoPrice" : $"{symbol} Found {((DateTime)rows[0][0]!):O} {rows[0][1]}");
+        }
+
+        return expected;
+    }
+
+    private static string AsOfText(AsOfPrice p)
+        => p.Price is { } price ? $"{p.Symbol} {p.Status} {price.Date.UtcDateTime:O} {price.Close}" : $"{p.Symbol} {p.Status}";
 
     private static List<string> Describe(IEnumerable<ColdRange> ranges) => [.. ranges.Select(r => $"{r.Start:O} {r.End:O} {string.Join(',', r.ArchiveIds)}")];
 }
