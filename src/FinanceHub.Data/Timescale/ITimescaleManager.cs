@@ -80,7 +80,10 @@ public interface ITimescaleManager
     Task<AggregateRefreshResult> RefreshContinuousAggregateAsync(
         string view, DateTimeOffset? windowStart = null, DateTimeOffset? windowEnd = null, CancellationToken cancellationToken = default);
 
-    /// <summary>Drops a continuous aggregate (and its policies).</summary>
+    /// <summary>
+    /// Drops a continuous aggregate (and its policies). One that other views read (the candle ladder's rungs over the
+    /// hourly and daily aggregates) is refused with an error naming them: drop those first.
+    /// </summary>
     Task DropContinuousAggregateAsync(string view, CancellationToken cancellationToken = default);
 
     /// <summary>Freshness of the price aggregates.</summary>

@@ -483,7 +483,21 @@ public sealed partial class TimescaleManager(
         var relation = await ResolveAsync(view, "mv", cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await connection.ExecuteAsync(transaction, $"DROP MATERIALIZED VIEW {relation.QualifiedName}", [], cancellationToken);
+        try
+        {
+            await connection.ExecuteAsync(transaction, $"DROP MATERIALIZED VIEW {relation.QualifiedName}", [], cancellationToken);
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.DependentObjectsStillExist)
+        {
+            // Typically the candle ladder's rungs over an aggregate (asset_prices_4hour over asset_prices_hourly).
+            var rungs = Aggregates.Ladder.Where(r => r.Parent == relation.Name).Select(r => r.View).ToList();
+            throw new InvalidOperationException(
+                $"{relation.Name} cannot be dropped while other views read it ({ex.Detail?.ReplaceLineEndings("; ") ?? ex.MessageText}). " +
+                (rungs.Count > 0
+                    ? $"Drop the aggregates over it first ({string.Join(", ", rungs)}: DropContinuousAggregateAsync(\"{rungs[0]}\") and so on), then this one."
+                    : "Drop those views first, then this one."), ex);
+        }
+
         await connection.ExecuteAsync(transaction,
             "DELETE FROM financehub.maintenance_policies WHERE kind = 'Refresh' AND target = $1", [relation.Name], cancellationToken);
         await transaction.CommitAsync(cancellationToken);

@@ -240,6 +240,26 @@ public sealed class TimescaleManagerTests(DatabaseFixture fixture)
     }
 
     [Fact]
+    public async Task An_aggregate_that_the_candle_ladder_reads_is_dropped_only_after_its_rungs_with_an_error_naming_them_before()
+    {
+        var (_, dataSource) = await fixture.CreateDatabaseAsync("drop_parent", migrate: true);
+        await using var _ = dataSource;
+        var manager = Manager(dataSource);
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => manager.DropContinuousAggregateAsync("asset_prices_hourly", Ct));
+        var stillThere = await dataSource.ScalarAsync<bool>("SELECT to_regclass('asset_prices_hourly') IS NOT NULL");
+        await manager.DropContinuousAggregateAsync("asset_prices_4hour", Ct);
+        await manager.DropContinuousAggregateAsync("asset_prices_hourly", Ct);
+
+        Assert.Contains("asset_prices_hourly cannot be dropped", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("DropContinuousAggregateAsync(\"asset_prices_4hour\")", refused.Message, StringComparison.Ordinal);
+        Assert.True(stillThere);
+        Assert.True(await dataSource.ScalarAsync<bool>("SELECT to_regclass('asset_prices_hourly') IS NULL AND to_regclass('asset_prices_4hour') IS NULL"));
+        Assert.Equal(0L, await dataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.maintenance_policies WHERE target = 'asset_prices_hourly'"));
+        Assert.Equal(["asset_prices_daily", "asset_prices_monthly", "asset_prices_weekly"], (await manager.GetAggregatesAsync(Ct)).Select(a => a.View));
+    }
+
+    [Fact]
     public async Task Jobs_storage_hypertables_and_aggregates_are_reported()
     {
         var manager = Manager(fixture.DataSource);
