@@ -5,35 +5,51 @@
 -- (Querying/ColdTier.cs) use it too.
 
 -- The archived-and-dropped ranges of a table that the given [start, end) parts overlap and whose rows are not all
--- back. A range counts as back only when the table holds at least as many rows in it as its archives do (every archive
--- of it restored): late rows, another asset's backfill or one restored archive of several do not hide the missing ones.
--- Counting scans the range's index, paid only for ranges a request reaches.
+-- back. A range is back when every archive of it that was dropped has been restored since (financehub.archives
+-- .restored_at, which a restore into the archive's own table sets) and the table still holds at least as many rows in
+-- it as the largest of those archives (rows dropped again after a restore, by retention say, would be missed
+-- otherwise: nothing tells the catalog).
+-- Late rows, another asset's backfill or one restored archive of several do not make a range look back. The catalog
+-- decides most ranges; counting (one statement, planned with the range's bounds) is paid only for a reached range
+-- whose archives were all restored.
 CREATE OR REPLACE FUNCTION financehub.cold_ranges(table_name text, time_column text, starts timestamptz[], ends timestamptz[])
 RETURNS TABLE (range_start timestamptz, range_end timestamptz, archive_ids uuid[])
 LANGUAGE plpgsql STABLE
 AS
 $fn$
+#variable_conflict use_column
 DECLARE
   lo timestamptz;
   hi timestamptz;
+  reached record;
+  short boolean;
 BEGIN
   SELECT min(r.s), max(r.e) INTO lo, hi FROM unnest(starts, ends) AS r (s, e) WHERE r.s < r.e;
   IF lo IS NULL THEN
     RETURN;
   END IF;
 
-  RETURN QUERY EXECUTE format(
-    $q$
-    SELECT d.range_start, d.range_end, d.ids
-    FROM (SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at) AS ids, sum(a.row_count) AS archived
-          FROM financehub.archives a
-          WHERE a.table_name = $1 AND a.status = 'Dropped' AND a.range_start < $3 AND a.range_end > $2
-            AND EXISTS (SELECT FROM unnest($4, $5) AS r (s, e) WHERE r.s < r.e AND a.range_start < r.e AND a.range_end > r.s)
-          GROUP BY a.range_start, a.range_end) d
-    WHERE (SELECT count(*) FROM %1$I t WHERE t.%2$I >= d.range_start AND t.%2$I < d.range_end) < d.archived
-    ORDER BY d.range_start
-    $q$, table_name, time_column)
-    USING table_name, lo, hi, starts, ends;
+  FOR reached IN
+    SELECT a.range_start, a.range_end, array_agg(a.id ORDER BY a.created_at, a.id) AS ids, max(a.row_count) AS largest,
+           bool_or(a.restored_at IS NULL OR a.dropped_at IS NULL OR a.restored_at < a.dropped_at) AS missing
+    FROM financehub.archives a
+    WHERE a.table_name = cold_ranges.table_name AND a.status = 'Dropped' AND a.range_start < hi AND a.range_end > lo
+      AND EXISTS (SELECT FROM unnest(starts, ends) AS r (s, e) WHERE r.s < r.e AND a.range_start < r.e AND a.range_end > r.s)
+    GROUP BY a.range_start, a.range_end
+    ORDER BY a.range_start, a.range_end
+  LOOP
+    short := reached.missing;
+    IF NOT short THEN
+      EXECUTE format('SELECT count(*) < $3 FROM %1$I t WHERE t.%2$I >= $1 AND t.%2$I < $2', cold_ranges.table_name, time_column)
+        INTO short USING reached.range_start, reached.range_end, reached.largest;
+    END IF;
+    IF short THEN
+      range_start := reached.range_start;
+      range_end := reached.range_end;
+      archive_ids := reached.ids;
+      RETURN NEXT;
+    END IF;
+  END LOOP;
 END
 $fn$;
 
@@ -59,7 +75,9 @@ DECLARE
   chunk record;
   window_start timestamptz;
   answers financehub.price_as_of[];
-  -- Every answer, returned at the end: the cold-tier check below may still change them.
+  -- Whether any rows of the table were archived and dropped: then every answer is kept and returned at the end, after
+  -- the cold-tier check (otherwise each is returned as it is found).
+  checking boolean;
   found_rows financehub.price_as_of[];
   -- Requests still open: ordinal, symbol, instant, asset.
   o_ord bigint[]; o_sym text[]; o_at timestamptz[]; o_asset integer[];
@@ -92,6 +110,8 @@ BEGIN
     RAISE EXCEPTION 'prices_as_of: the staleness limit (%) must not be negative', max_age USING ERRCODE = 'invalid_parameter_value';
   END IF;
 
+  checking := EXISTS (SELECT FROM financehub.archives a WHERE a.table_name = 'asset_prices_historic' AND a.status = 'Dropped');
+
   -- Requests of known assets are open; unknown symbols are answered at once, asset_id NULL.
   SELECT coalesce(array_agg(r.ord) FILTER (WHERE a.id IS NOT NULL), '{}'), coalesce(array_agg(r.sym) FILTER (WHERE a.id IS NOT NULL), '{}'),
          coalesce(array_agg(r.at) FILTER (WHERE a.id IS NOT NULL), '{}'), coalesce(array_agg(a.id) FILTER (WHERE a.id IS NOT NULL), '{}'),
@@ -100,7 +120,7 @@ BEGIN
     INTO o_ord, o_sym, o_at, o_asset, answers
     FROM unnest(symbols, instants) WITH ORDINALITY AS r (sym, at, ord)
     LEFT JOIN assets a ON a.symbol = r.sym;
-  found_rows := found_rows || answers;
+  IF checking THEN found_rows := found_rows || answers; ELSE RETURN QUERY SELECT * FROM unnest(answers); END IF;
 
   FOR chunk IN
     SELECT format('%I.%I', c.chunk_schema, c.chunk_name) AS relation, c.range_start
@@ -130,7 +150,7 @@ BEGIN
         $q$, chunk.relation) || fresh
         INTO answers, o_ord, o_sym, o_at, o_asset
         USING o_ord, o_sym, o_at, o_asset, max_age, o_at[1], coalesce(window_start, chunk.range_start);
-      found_rows := found_rows || answers;
+      IF checking THEN found_rows := found_rows || answers; ELSE RETURN QUERY SELECT * FROM unnest(answers); END IF;
       CONTINUE WHEN cardinality(o_ord) = 0;
     END IF;
 
@@ -146,29 +166,32 @@ BEGIN
       $q$, chunk.relation, chunk.range_start) || fresh
       INTO answers, o_ord, o_sym, o_at, o_asset
       USING o_ord, o_sym, o_at, o_asset, max_age;
-    found_rows := found_rows || answers;
+    IF checking THEN found_rows := found_rows || answers; ELSE RETURN QUERY SELECT * FROM unnest(answers); END IF;
   END LOOP;
 
   -- No row at or before the instant.
-  found_rows := found_rows || ARRAY(
+  answers := ARRAY(
     SELECT ROW(u.ord, u.sym, u.at, u.asset, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::financehub.price_as_of
     FROM unnest(o_ord, o_sym, o_at, o_asset) AS u (ord, sym, at, asset));
+  IF NOT checking THEN
+    RETURN QUERY SELECT * FROM unnest(answers);
+    RETURN;
+  END IF;
+  found_rows := found_rows || answers;
 
   -- The cold tier: an answer is only as good as the rows between it and its instant. Where rows of
   -- (latest_date, instant] were archived and dropped and are not all back, the true latest price may be among them:
   -- the answer's price columns are NULL, and archived_from, archived_to and archive_ids name what to restore.
-  IF NOT EXISTS (SELECT FROM financehub.archives a WHERE a.table_name = 'asset_prices_historic' AND a.status = 'Dropped') THEN
-    RETURN QUERY SELECT * FROM unnest(found_rows);
-    RETURN;
-  END IF;
-
   RETURN QUERY
     WITH r AS MATERIALIZED (SELECT * FROM unnest(found_rows)),
-    -- (latest_date, instant] as a half-open range of microseconds: [latest_date + 1 us, instant + 1 us).
+    -- (latest_date, instant] as a half-open range of microseconds, [latest_date + 1 us, instant + 1 us); of the answers
+    -- for one instant (a portfolio) only the oldest matters for which ranges are reached.
     cold AS MATERIALIZED (
-      SELECT * FROM financehub.cold_ranges('asset_prices_historic', 'date',
-        ARRAY(SELECT coalesce(r.latest_date + interval '1 microsecond', '-infinity') FROM r WHERE r.asset_id IS NOT NULL),
-        ARRAY(SELECT r.requested_at + interval '1 microsecond' FROM r WHERE r.asset_id IS NOT NULL)))
+      SELECT k.*
+      FROM (SELECT array_agg(g.s) AS s, array_agg(g.e) AS e
+            FROM (SELECT min(coalesce(r.latest_date + interval '1 microsecond', '-infinity')) AS s, r.requested_at + interval '1 microsecond' AS e
+                  FROM r WHERE r.asset_id IS NOT NULL GROUP BY r.requested_at) g) q
+      CROSS JOIN LATERAL financehub.cold_ranges('asset_prices_historic', 'date', q.s, q.e) k)
     SELECT r.ordinal, r.symbol, r.requested_at, r.asset_id, r.latest_date,
            CASE WHEN c.ids IS NULL THEN r.date END, CASE WHEN c.ids IS NULL THEN r.open END, CASE WHEN c.ids IS NULL THEN r.high END,
            CASE WHEN c.ids IS NULL THEN r.low END, CASE WHEN c.ids IS NULL THEN r.close END, CASE WHEN c.ids IS NULL THEN r.adjusted_close END,

@@ -42,6 +42,16 @@ public sealed partial class DataArchiver
                 }
             }
 
+            // Every row of the archive is in its own table now (by key): the catalog says so, and reads of the range stop
+            // naming it as in the cold tier (financehub.cold_ranges). Not cancellable: the rows are committed, and a range
+            // left marked cold would send readers to the archive for nothing.
+            if (string.Equals(target, manifest.Table, StringComparison.Ordinal))
+            {
+                await using var restoredAt = dataSource.CreateCommand("UPDATE financehub.archives SET restored_at = now() WHERE id = $1");
+                restoredAt.Parameters.Add(new() { Value = manifest.Id });
+                await restoredAt.ExecuteNonQueryAsync(CancellationToken.None);
+            }
+
             IReadOnlyList<AggregateRefreshResult>? refreshes = null;
             LogRestored(manifest.Id, target, restored, manifest.RowCount);
             Telemetry.FinanceHubTelemetry.Restored(target, restored);

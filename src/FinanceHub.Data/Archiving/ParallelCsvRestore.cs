@@ -19,7 +19,8 @@ namespace FinanceHub.Data.Archiving;
 /// <para>The streams commit one after another once all of them have written and verified their rows, as a parallel
 /// price load does: a bad file, a duplicate or another writer's row in the range leaves nothing behind, but a
 /// connection lost during the final commits (milliseconds) can leave part of the range restored. Restoring the archive
-/// again completes it (rows already there are kept), and reads of the range refuse it until then (its row count is short).</para>
+/// again completes it (rows already there are kept), and reads of the range refuse it until then (the catalog records a
+/// restore only once it has completed).</para>
 /// <para>A TimescaleDB transaction that creates a chunk locks the hypertable until it ends, so streams that create
 /// chunks would wait for each other until the end. The range's missing chunks are created first, in one short
 /// transaction, with a placeholder row made from the archive's first row (inserted and deleted at once); those left

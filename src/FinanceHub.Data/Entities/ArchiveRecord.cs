@@ -64,6 +64,12 @@ public class ArchiveRecord
     /// <summary>When the archived rows were dropped from the table.</summary>
     public DateTimeOffset? DroppedAt { get; set; }
 
+    /// <summary>
+    /// When the archive was last restored into its table. A dropped range counts as back in the database (reads stop
+    /// naming it as in the cold tier) once every dropped archive of it was restored after its drop.
+    /// </summary>
+    public DateTimeOffset? RestoredAt { get; set; }
+
     /// <summary>Last error while archiving this range.</summary>
     public string? LastError { get; set; }
 }

@@ -150,6 +150,10 @@ namespace FinanceHub.Data.Migrations
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("remote_verified_at");
 
+                    b.Property<DateTimeOffset?>("RestoredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("restored_at");
+
                     b.Property<long>("RowCount")
                         .HasColumnType("bigint")
                         .HasColumnName("row_count");

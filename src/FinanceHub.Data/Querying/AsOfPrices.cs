@@ -24,6 +24,7 @@ public enum AsOfStatus
     /// <summary>
     /// Rows between the latest price in the database and the instant were archived and dropped and are not all back:
     /// the true latest price may be among them. <see cref="AsOfPrice.Archived"/> names them; restore them to answer.
+    /// Takes precedence over <see cref="Stale"/>: a fresher price may be among those rows.
     /// </summary>
     Archived,
 }

@@ -28,11 +28,12 @@ internal static class ColdTier
 {
     /// <summary>
     /// Throws <see cref="ColdTierException"/> when any of <paramref name="ranges"/> (the parts of a request read from raw
-    /// rows) overlaps a range whose archives were dropped and that holds fewer rows now than those archives do: a range
-    /// counts as back only when all of its archived rows could be (every archive of it restored). Late rows, another
-    /// asset's backfill or one restored archive of several do not hide the missing ones. Counting costs a scan of the
-    /// range's index, paid only by reads that reach a dropped range. Aggregates keep their candles when rows are
-    /// dropped, so the parts a request reads from an aggregate are not checked.
+    /// rows) overlaps a range whose archives were dropped and are not all back: a range counts as back once every archive
+    /// of it that was dropped has been restored into its table since (<c>financehub.archives.restored_at</c>) and the
+    /// table still holds as many rows there as the largest of them. Late rows, another asset's backfill or one restored
+    /// archive of several do not hide the missing ones. Counting costs a scan of the range's index, paid only for reached
+    /// ranges whose archives were all restored. Aggregates keep their candles when rows are dropped, so the parts a
+    /// request reads from an aggregate are not checked.
     /// </summary>
     public static async Task RequireInDatabaseAsync(
         NpgsqlDataSource dataSource, HypertableDefinition table, IReadOnlyCollection<(DateTimeOffset Start, DateTimeOffset End)> ranges, string what,

@@ -13,7 +13,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace FinanceHub.Data.Migrations
 {
     [DbContext(typeof(FinanceHubDbContext))]
-    [Migration("20261203192811_AsOfColdTier")]
+    [Migration("20261203195832_AsOfColdTier")]
     partial class AsOfColdTier
     {
         /// <inheritdoc />
@@ -152,6 +152,10 @@ namespace FinanceHub.Data.Migrations
                     b.Property<DateTimeOffset?>("RemoteVerifiedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("remote_verified_at");
+
+                    b.Property<DateTimeOffset?>("RestoredAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("restored_at");
 
                     b.Property<long>("RowCount")
                         .HasColumnType("bigint")
