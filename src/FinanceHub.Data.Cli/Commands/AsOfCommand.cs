@@ -52,17 +52,15 @@ internal sealed class AsOfCommand(CliContext context) : ICliCommand
         var archived = prices.Where(p => p.Archived is not null).ToList();
         if (archived.Count > 0)
         {
-            var (from, to) = (archived.Min(p => p.Archived!.Start), archived.Max(p => p.Archived!.End));
+            var span = new ColdRange(archived[0].Archived!.Table, archived.Min(p => p.Archived!.Start), archived.Max(p => p.Archived!.End),
+                [.. archived.SelectMany(p => p.Archived!.ArchiveIds).Distinct()]);
             await context.Output.WriteLineAsync(
                 $"{archived.Count} asset(s) ({string.Join(", ", archived.Select(p => p.Symbol))}) may have a later price in rows that were archived and dropped " +
-                $"between {Format.Time(from)} and {Format.Time(to)}; restore them to price these: financehub-data restore --table {archived[0].Archived!.Table} " +
-                $"--from {Iso(from)} --to {Iso(to)}");
+                $"between {Format.Time(span.Start)} and {Format.Time(span.End)}; restore them to price these: {span.RestoreCommand}");
         }
 
         return ExitCodes.Ok;
     }
-
-    private static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     private static string N(decimal? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "-";
 

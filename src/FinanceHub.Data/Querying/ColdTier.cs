@@ -11,7 +11,13 @@ namespace FinanceHub.Data.Querying;
 /// <param name="Start">Inclusive start of the archived range.</param>
 /// <param name="End">Exclusive end.</param>
 /// <param name="ArchiveIds">The archives that hold its rows.</param>
-public sealed record ColdRange(string Table, DateTimeOffset Start, DateTimeOffset End, IReadOnlyList<Guid> ArchiveIds);
+public sealed record ColdRange(string Table, DateTimeOffset Start, DateTimeOffset End, IReadOnlyList<Guid> ArchiveIds)
+{
+    /// <summary>The command line that brings the range's rows back: <c>financehub-data restore --table ... --from ... --to ...</c>.</summary>
+    public string RestoreCommand => $"financehub-data restore --table {Table} --from {Iso(Start)} --to {Iso(End)}";
+
+    internal static string Iso(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+}
 
 /// <summary>
 /// A query reached rows that are no longer in the database, only in the cold tier (archived and dropped): rather than an
@@ -65,13 +71,11 @@ internal static class ColdTier
             return;
         }
 
-        var (from, to) = (cold.Min(c => c.Start), cold.Max(c => c.End));
-        var described = string.Join(", ", cold.Select(c => $"[{Format(c.Start)}, {Format(c.End)})"));
+        var span = new ColdRange(table.Table, cold.Min(c => c.Start), cold.Max(c => c.End), [.. cold.SelectMany(c => c.ArchiveIds)]);
+        var described = string.Join(", ", cold.Select(c => $"[{ColdRange.Iso(c.Start)}, {ColdRange.Iso(c.End)})"));
         throw new ColdTierException(
             $"{what} reaches rows of {table.Table} that were archived and dropped: {described}. They are in the cold tier, not in the database, " +
-            $"so the answer would be incomplete. Restore them (financehub-data restore --table {table.Table} --from {Format(from)} --to {Format(to)}), " +
+            $"so the answer would be incomplete. Restore them ({span.RestoreCommand}), " +
             "query the archives in place (README, \"Querying the cold tier\"), or ask for a range after them.", cold);
     }
-
-    private static string Format(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }
