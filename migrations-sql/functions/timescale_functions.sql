@@ -179,3 +179,66 @@ BEGIN
   END IF;
 END
 $fn$;
+
+-- refresh_continuous_aggregate that waits for a concurrent refresh of the same aggregate instead of failing with it.
+-- Since TimescaleDB 2.26.3 a refresh registers its window in _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges
+-- and one overlapping a live registration fails with 55P03 (a policy job, another deployment step, the application).
+-- Here the registrations are serialized the way TimescaleDB serializes them, with the table's SHARE UPDATE EXCLUSIVE
+-- lock: taken, then held while a live registration of the aggregate is waited for (its owner deletes it under a ROW
+-- EXCLUSIVE lock, which does not conflict), then the refresh registers its own window in the same transaction. A policy
+-- that starts meanwhile waits for the lock and then fails on this refresh's window (its job retries); this one never
+-- does. Where the lock cannot be taken (a role without UPDATE on TimescaleDB's catalog, as on some managed services)
+-- it waits without it, which leaves a window of microseconds. Older releases make a concurrent refresh wait on a lock
+-- by themselves. The refresh is one pass (no batches, each of which would register anew). Bounded by max_wait; then
+-- it fails with 55P03 and says what held it. Like refresh_continuous_aggregate
+-- it commits, so it runs only with CALL outside a transaction block (a migration step with suppressTransaction).
+CREATE OR REPLACE PROCEDURE financehub.refresh_continuous_aggregate_when_free(
+  aggregate regclass, window_start timestamptz, window_end timestamptz, max_wait interval DEFAULT INTERVAL '30 minutes')
+LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  tracking regclass := to_regclass('_timescaledb_catalog.continuous_aggs_jobs_refresh_ranges');
+  lockable boolean;
+  mat_id integer;
+  holder record;
+  deadline timestamptz := clock_timestamp() + max_wait;
+  pause double precision := 0.02;
+BEGIN
+  IF tracking IS NOT NULL THEN
+    SELECT c.mat_hypertable_id INTO mat_id FROM _timescaledb_catalog.continuous_agg c
+    WHERE to_regclass(format('%I.%I', c.user_view_schema, c.user_view_name)) = aggregate;
+    IF mat_id IS NULL THEN
+      RAISE EXCEPTION '% is not a continuous aggregate', aggregate USING ERRCODE = 'wrong_object_type';
+    END IF;
+    lockable := has_table_privilege(tracking, 'UPDATE');
+    LOOP
+      IF lockable THEN
+        LOCK TABLE _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges IN SHARE UPDATE EXCLUSIVE MODE;
+      END IF;
+      PERFORM pg_stat_clear_snapshot();
+      SELECT r.pid, r.job_id, clock_timestamp() - r.created_at AS held INTO holder
+      FROM _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges r
+      WHERE r.materialization_id = mat_id AND r.pid <> pg_backend_pid()
+        AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = r.pid)
+      LIMIT 1;
+      EXIT WHEN NOT FOUND;
+      IF clock_timestamp() > deadline THEN
+        RAISE EXCEPTION 'could not refresh continuous aggregate % within %: a concurrent refresh (backend %, job %) has held it for %',
+                        aggregate, max_wait, holder.pid, holder.job_id, holder.held
+          USING ERRCODE = 'lock_not_available',
+                HINT = 'Run the step again once that refresh has finished (pg_stat_activity shows the backend), or end it with pg_cancel_backend.';
+      END IF;
+      PERFORM pg_sleep(pause);
+      pause := least(pause * 2, 0.5);
+    END LOOP;
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_extension e ON e.extnamespace = p.pronamespace AND e.extname = 'timescaledb'
+             WHERE p.proname = 'refresh_continuous_aggregate' AND p.pronargs = 5) THEN
+    -- Since 2.21 a manual refresh runs in batches of 10 buckets by default, each registering its window in a
+    -- transaction of its own; any batch after the first could meet a policy that started in between. One pass.
+    CALL refresh_continuous_aggregate(aggregate, window_start, window_end, false, '{"buckets_per_batch": 0}'::jsonb);
+  ELSE
+    CALL refresh_continuous_aggregate(aggregate, window_start, window_end);
+  END IF;
+END
+$fn$;

@@ -11,6 +11,9 @@ namespace FinanceHub.Data.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            // The helpers it calls (refresh_continuous_aggregate_when_free) as of this release, also where an earlier
+            // release applied the migrations before this one and stopped here.
+            migrationBuilder.SqlFile("functions/timescale_functions.sql", suppressTransaction: true);
             migrationBuilder.SqlFile("0910_candle_ladder_refresh/up.sql", suppressTransaction: true);
         }
 

@@ -92,7 +92,7 @@ public sealed class MigrationBundleTests(DatabaseFixture fixture)
         Assert.Equal(MigrationCount, await dataSource.ScalarAsync<long>("SELECT count(*) FROM \"__EFMigrationsHistory\""));
     }
 
-    private static async Task<string> GetBundleAsync()
+    internal static async Task<string> GetBundleAsync()
     {
         if (Environment.GetEnvironmentVariable("FINANCEHUB_EFBUNDLE") is { Length: > 0 } given)
         {

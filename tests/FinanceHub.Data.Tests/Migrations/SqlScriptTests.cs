@@ -120,7 +120,7 @@ public sealed class SqlScriptTests(DatabaseFixture fixture)
         await context.GetService<IMigrator>().MigrateAsync(target, Ct);
     }
 
-    private static async Task PsqlAsync(string connectionString, NpgsqlDataSource dataSource, string script)
+    internal static async Task PsqlAsync(string connectionString, NpgsqlDataSource dataSource, string script)
     {
         var path = Path.Combine(Path.GetTempPath(), $"financehub-script-{Guid.NewGuid():N}.sql");
         await File.WriteAllTextAsync(path, script, Ct);
