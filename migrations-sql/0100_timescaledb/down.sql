@@ -24,6 +24,7 @@ BEGIN
   END LOOP;
 END
 $fh$;
+DROP PROCEDURE IF EXISTS financehub.refresh_continuous_aggregate_when_free(regclass, timestamptz, timestamptz, interval);
 DROP FUNCTION IF EXISTS financehub.refresh_materialized_view(regclass, boolean);
 DROP FUNCTION IF EXISTS financehub.hypertable_to_plain(regclass);
 DROP FUNCTION IF EXISTS financehub.apply_retention(regclass, interval);

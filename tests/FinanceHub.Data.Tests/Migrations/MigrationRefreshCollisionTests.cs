@@ -19,7 +19,8 @@ namespace FinanceHub.Data.Tests.Migrations;
 public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
 {
     private const string LastMigrationWithoutRefresh = "20261125164014_PriceAggregates";
-    private static readonly TimeSpan Hold = TimeSpan.FromSeconds(3);
+    /// <summary>How long the refresh under way goes on after the applier is seen waiting for it.</summary>
+    private static readonly TimeSpan Hold = TimeSpan.FromSeconds(2);
 
     /// <summary>Runs in a row per way of applying (FINANCEHUB_TEST_COLLISION_RUNS raises it for soak runs).</summary>
     private static readonly int Runs = int.TryParse(Environment.GetEnvironmentVariable("FINANCEHUB_TEST_COLLISION_RUNS"), out var runs) ? runs : 2;
@@ -72,19 +73,37 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
                     Assert.Equal(2, await register.ExecuteNonQueryAsync(Ct));
                 }
 
-                var released = ReleaseLaterAsync(holder);
-                var applied = await ApplyAsync(applier, connectionString, dataSource);
-                var releasedAt = await released;
+                // Released only once the applier is seen waiting for it (sleeping in refresh_continuous_aggregate_when_free),
+                // so that every run really meets a refresh under way; a run that fails or ends first never releases it.
+                var applying = ApplyAsync(applier, connectionString, dataSource);
+                var met = false;
+                for (var waited = TimeSpan.Zero; !applying.IsCompleted && !met && waited < TimeSpan.FromMinutes(3); waited += TimeSpan.FromMilliseconds(50))
+                {
+                    met = await dataSource.ScalarAsync<bool>(
+                        """
+                        SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> $1
+                                       AND wait_event = 'PgSleep' AND query LIKE '%refresh_continuous_aggregate_when_free%')
+                        """, holder.ProcessID);
+                    await Task.Delay(50, Ct);
+                }
 
+                await Task.Delay(Hold, Ct);
+                await using (var release = new NpgsqlCommand(
+                    "DELETE FROM _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges WHERE pid = pg_backend_pid()", holder))
+                {
+                    await release.ExecuteNonQueryAsync(Ct);
+                }
+
+                var applied = await applying;
                 Assert.True(applied.ExitCode == 0, $"run {run}: {applier} failed:\n{applied.Output}\n{applied.Error}");
-                Assert.True(applied.FinishedAt > releasedAt,
-                    $"run {run}: {applier} finished before the refresh under way was released, so it never met it");
+                Assert.True(met, $"run {run}: {applier} was never seen waiting for the refresh under way");
             }
 
             Assert.Equal(await MigrationCountAsync(), await dataSource.ScalarAsync<long>("SELECT count(*) FROM \"__EFMigrationsHistory\""));
 
             // The migration's refresh materialized the history (the real-time views would show raw rows without it, so the
             // materialized rows are read), equal to plain SQL over the raw rows, for every whole day of the 40.
+            var cutoff = await dataSource.ScalarAsync<DateTime>("SELECT date_trunc('day', now() - interval '1 day')");
             foreach (var view in new[] { "asset_prices_hourly", "asset_prices_daily" })
             {
                 var width = view == "asset_prices_hourly" ? "1 hour" : "1 day";
@@ -93,8 +112,8 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
                 var materialized = await dataSource.ScalarAsync<string>(
                     $"""
                     SELECT md5(string_agg(concat_ws('|', asset_id, bucket, open, high, low, close, volume), ',' ORDER BY asset_id, bucket))
-                    FROM {table} WHERE bucket < date_trunc('day', now() - interval '1 day')
-                    """);
+                    FROM {table} WHERE bucket < $1
+                    """, cutoff);
                 var expected = await dataSource.ScalarAsync<string>(
                     $"""
                     SELECT md5(string_agg(concat_ws('|', asset_id, bucket, open, high, low, close, volume), ',' ORDER BY asset_id, bucket))
@@ -102,8 +121,8 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
                                  (array_agg(open ORDER BY date))[1] AS open, max(high) AS high, min(low) AS low,
                                  (array_agg(close ORDER BY date DESC))[1] AS close, sum(volume) AS volume
                           FROM asset_prices_historic GROUP BY 1, 2) raw
-                    WHERE bucket < date_trunc('day', now() - interval '1 day')
-                    """);
+                    WHERE bucket < $1
+                    """, cutoff);
                 Assert.True(expected == materialized, $"run {run}, {applier}: {view} materialized differs from the raw rows");
             }
 
@@ -123,15 +142,6 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
             Assert.Equal(5, policies.Count);
             Assert.All(policies, p => Assert.True((bool)p[1]! && (bool)p[2]!, $"run {run}, {applier}: refresh policy job {p[0]} is switched off or postponed: {p[3]}"));
         }
-    }
-
-    private static async Task<DateTimeOffset> ReleaseLaterAsync(NpgsqlConnection holder)
-    {
-        await Task.Delay(Hold, Ct);
-        await using var release = new NpgsqlCommand(
-            "DELETE FROM _timescaledb_catalog.continuous_aggs_jobs_refresh_ranges WHERE pid = pg_backend_pid()", holder);
-        await release.ExecuteNonQueryAsync(Ct);
-        return DateTimeOffset.UtcNow;
     }
 
     private sealed record Applied(int ExitCode, string Output, string Error, DateTimeOffset FinishedAt);

@@ -68,7 +68,7 @@ public sealed class SqlScriptTests(DatabaseFixture fixture)
     {
         var script = await ScriptAsync(null, null, MigrationsSqlGenerationOptions.Idempotent);
 
-        var refresh = script.IndexOf("CALL refresh_continuous_aggregate", StringComparison.Ordinal);
+        var refresh = script.IndexOf("CALL financehub.refresh_continuous_aggregate_when_free('asset_prices_hourly'", StringComparison.Ordinal);
         Assert.True(refresh > 0);
         var before = script[..refresh];
         // The script's own transaction statements stand alone on a line (a COMMIT inside a DO block is indented).
