@@ -58,6 +58,7 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
     [Fact]
     public async Task A_wrong_password_exits_2_saying_the_login_was_refused()
     {
+        await fixture.RequirePasswordChecksAsync();
         var wrong = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Password = "not-the-password" }.ConnectionString;
 
         var result = await RunAsync(["status", "--connection", wrong]);
@@ -165,6 +166,7 @@ public sealed class ExitCodeTests(DatabaseFixture fixture)
     [Fact]
     public async Task The_password_comes_from_standard_input_or_PGPASSWORD_never_needing_the_connection_string()
     {
+        await fixture.RequirePasswordChecksAsync();
         var withoutPassword = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Password = null }.ConnectionString;
         var password = new NpgsqlConnectionStringBuilder(fixture.ConnectionString).Password!;
 

@@ -61,10 +61,13 @@ public static class OldApplication
             SELECT now() - make_interval(secs => 30 * n), 'latency_' || (n % 3), n % 500 / 7.0, 'ms', 'api', jsonb_build_object('n', n)
             FROM generate_series(1, $1) n ORDER BY n DESC
             """, metrics);
+        // Every 4 seconds: 150,000 rows stay inside the 7-day retention of api_usage_logs, which the community edition's
+        // policy applies as soon as `migrate` creates it (what adoption should do with older history is not this fixture's
+        // question; these tests compare content).
         await dataSource.ExecuteAsync(
             """
             INSERT INTO api_usage_logs (created_at, endpoint, method, status_code, response_time_ms, caller_id, client_ip, request_bytes)
-            SELECT now() - make_interval(secs => 7 * n), '/api/prices/' || (n % 5), 'GET', 200 + (n % 3), n % 900, 'caller' || (n % 11), '10.0.0.1', n
+            SELECT now() - make_interval(secs => 4 * n), '/api/prices/' || (n % 5), 'GET', 200 + (n % 3), n % 900, 'caller' || (n % 11), '10.0.0.1', n
             FROM generate_series(1, $1) n ORDER BY n DESC
             """, apiLogs);
         await dataSource.ExecuteAsync("ANALYZE");
