@@ -70,7 +70,7 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
         var restored = await ctx.Archiver.RestoreRangeAsync(Table, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow, Ct);
 
         Assert.Equal(first.Count + 1, restored.Count);
-        Assert.Equal(await ContentMd5Async(ctx, "expected"), await ContentMd5Async(ctx, Table));
+        Assert.Equal(await ctx.ContentMd5Async("expected"), await ctx.ContentMd5Async(Table));
         Assert.All(await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct), c => Assert.True(c.Ok, $"{c.Local} / {c.Remote}"));
     }
 
@@ -79,8 +79,7 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "two_runs", withS3: true);
         await ctx.SeedMetricsAsync(5);
-        var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
-        var original = await ContentMd5Async(ctx, Table);
+        var original = await ctx.ContentMd5Async(Table);
         var slow = ctx.CreateArchiver();
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var proceed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -100,7 +99,6 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
 
         Assert.Contains("Another automated archive of performance_metrics", error.Message, StringComparison.Ordinal);
         Assert.All(steps, s => Assert.True(s.Dropped, s.Outcome));
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
         Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>(
             "SELECT count(*) FROM (SELECT 1 FROM financehub.archives GROUP BY table_name, range_start, range_end HAVING count(*) > 1) d"));
         // The lock went with the run: a third run starts (and finds nothing left to do).
@@ -108,7 +106,7 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
         // Every copy is there, and the table plus its archives is the original, row for row.
         Assert.All(await ctx.Archiver.VerifyArchivesAsync(cancellationToken: Ct), c => Assert.True(c.Ok && c.Local == "ok" && c.Remote == "ok", $"{c.Local} / {c.Remote}"));
         await ctx.Archiver.RestoreRangeAsync(Table, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow, Ct);
-        Assert.Equal(original, await ContentMd5Async(ctx, Table));
+        Assert.Equal(original, await ctx.ContentMd5Async(Table));
     }
 
     [Fact]
@@ -207,11 +205,25 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
             File.Copy(real.LocalPath!, Path.Combine(folder, $"evil_{name}.csv.gz"));
         }
 
+        // The archived range is emptied first, so that a hostile manifest that got through would bring rows back.
+        await ctx.DataSource.ExecuteAsync($"DELETE FROM {Table} WHERE created_at >= $1 AND created_at < $2", real.Manifest.RangeStart, real.Manifest.RangeEnd);
+        var before = await ctx.ContentMd5Async(Table);
         var listed = await ctx.Archiver.ListLocalArchivesAsync(cancellationToken: Ct);
         var cleanup = await ctx.Archiver.CleanupLocalArchivesAsync(null, keep: 0, force: true, Ct);
-        var restore = await Assert.ThrowsAsync<ArchiveIntegrityException>(() =>
-            ctx.Archiver.RestoreFromArchiveAsync(Path.Combine(folder, "evil_table.csv.gz"), cancellationToken: Ct));
+        var catalog = await ctx.DataSource.ScalarAsync<string>("SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM financehub.archives a");
+        // Every one of them given to restore: each refused, and nothing written anywhere.
+        var refusals = new Dictionary<string, Exception?>();
+        foreach (var (name, _) in hostile)
+        {
+            refusals[name] = await Record.ExceptionAsync(() =>
+                ctx.Archiver.RestoreFromArchiveAsync(Path.Combine(folder, $"evil_{name}.csv.gz"), cancellationToken: Ct));
+        }
 
+        Assert.All(refusals, r => Assert.True(r.Value is ArchiveIntegrityException, $"evil_{r.Key}: {r.Value?.ToString() ?? "restored"}"));
+        Assert.Equal(before, await ctx.ContentMd5Async(Table));
+        Assert.Equal(catalog, await ctx.DataSource.ScalarAsync<string>("SELECT md5(string_agg(a::text, ',' ORDER BY id)) FROM financehub.archives a"));
+        Assert.Equal(1L, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM pg_class WHERE relname = 'assets'"));
+        var restore = refusals["table"]!;
         Assert.Equal([real.Manifest.Id], listed.Select(a => a.Manifest.Id));
         Assert.Equal([real.LocalPath!], cleanup.Deleted);
         Assert.True(File.Exists(victim), "a file outside the archive folder was deleted");
@@ -234,7 +246,7 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
               ($1 + interval '2 seconds', '', 3, 'ms', '\\N', NULL)
             """, at);
         var (start, end) = (at.AddMinutes(-1), at.AddMinutes(1));
-        var before = await ContentMd5Async(ctx, Table);
+        var before = await ctx.ContentMd5Async(Table);
 
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest(Table, start, end), cancellationToken: Ct);
 
@@ -250,10 +262,10 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
             await import.WriteAsync(await reader.ReadToEndAsync(Ct));
         }
 
-        Assert.Equal(before, await ContentMd5Async(ctx, "copied"));
+        Assert.Equal(before, await ctx.ContentMd5Async("copied"));
         await ctx.DataSource.ExecuteAsync("DELETE FROM performance_metrics");
         await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
-        Assert.Equal(before, await ContentMd5Async(ctx, Table));
+        Assert.Equal(before, await ctx.ContentMd5Async(Table));
     }
 
     [Fact]
@@ -358,9 +370,6 @@ public sealed class ArchiveSafetyTests(DatabaseFixture fixture)
     }
 
     private const string Table = "performance_metrics";
-
-    private static Task<string> ContentMd5Async(ArchiveTestContext ctx, string table)
-        => ctx.DataSource.ScalarAsync<string>($"SELECT md5(string_agg(t::text, ',' ORDER BY created_at, id)) FROM {table} t");
 
     private sealed class SyncProgress(Action<long> report) : IProgress<long>
     {

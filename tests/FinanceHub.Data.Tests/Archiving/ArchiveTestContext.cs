@@ -97,7 +97,6 @@ public sealed class ArchiveTestContext : IAsyncDisposable
             END $$
             """);
 
-    /// <summary>Rows still in the table plus rows in archives whose range was dropped.</summary>
     /// <summary>The oracle of the api_usage_logs tests: row count and an md5 over the rows' text in id order, in plain SQL.</summary>
     public async Task<(long Rows, string Md5)> ApiUsageLogsMd5Async(DateTimeOffset start, DateTimeOffset end)
     {
@@ -106,9 +105,16 @@ public sealed class ArchiveTestContext : IAsyncDisposable
         return ((long)row[0]!, (string)row[1]!);
     }
 
-    public async Task<long> RowsAccountedForAsync(string table)
-        => await DataSource.ScalarAsync<long>($"SELECT count(*) FROM {table}")
-           + await DataSource.ScalarAsync<long>("SELECT coalesce(sum(row_count), 0)::bigint FROM financehub.archives WHERE status = 'Dropped' AND table_name = $1", table);
+    /// <summary>
+    /// The oracle of the no-row-lost tests: an md5 over the text of every row of a table with <c>created_at</c> and <c>id</c>
+    /// columns, in that order, in plain SQL (a truncated, duplicated or altered archive that was restored changes it).
+    /// </summary>
+    public Task<string> ContentMd5Async(string table)
+        => DataSource.ScalarAsync<string>($"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY created_at, id), '')) FROM {table} t");
+
+    /// <summary>Restores every archived-and-dropped range of the last 30 days of <paramref name="table"/>: what the archives hold comes back.</summary>
+    public Task<IReadOnlyList<RestoreResult>> RestoreEverythingAsync(string table)
+        => Archiver.RestoreRangeAsync(table, DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow, TestContext.Current.CancellationToken);
 
     public async ValueTask DisposeAsync()
     {

@@ -16,7 +16,7 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto", withS3: true);
         await ctx.SeedMetricsAsync(6);
-        var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
+        var original = await ctx.ContentMd5Async(Table);
 
         var first = await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
         var second = await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
@@ -25,20 +25,39 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
         Assert.All(first, s => Assert.True(s.Dropped, s.Outcome));
         Assert.All(second, s => Assert.Equal("already archived and dropped", s.Outcome));
         Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table} WHERE created_at < now() - interval '3 days'"));
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
         Assert.Equal((long)first.Count, await ctx.DataSource.ScalarAsync<long>(
             "SELECT count(*) FROM financehub.archives WHERE status = 'Dropped' AND remote_verified_at IS NOT NULL AND s3key IS NOT NULL"));
         var objects = await ctx.Archiver.ListS3ArchivesAsync(cancellationToken: Ct);
         Assert.Equal(first.Count, objects.Count);
 
-        // Restoring one dropped range from S3 alone brings its rows back.
+        // Each object, read back from S3 by a client of the test's own, is byte for byte the local archive file.
+        var local = Directory.EnumerateFiles(ctx.Options.BasePath, "*.csv.gz", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetFileName(f), f => Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))));
+        Assert.Equal(first.Count, local.Count);
+        var compared = 0;
+        foreach (var o in objects.Where(o => o.Key.EndsWith(".csv.gz", StringComparison.Ordinal)))
+        {
+            compared++;
+            using var response = await ctx.S3!.GetObjectAsync(ctx.Options.S3Bucket, o.Key, Ct);
+            using var sha = System.Security.Cryptography.SHA256.Create();
+            var fetched = Convert.ToHexString(await sha.ComputeHashAsync(response.ResponseStream, Ct));
+            Assert.Equal(local[Path.GetFileName(o.Key)], fetched);
+        }
+
+        Assert.Equal(first.Count, compared);
+
+        // Restoring every dropped range from S3 alone (no local file left) brings the table back, row for row.
         foreach (var file in Directory.EnumerateFiles(ctx.Options.BasePath, "*.csv.gz", SearchOption.AllDirectories))
         {
             File.Delete(file);
         }
 
-        var restored = await ctx.Archiver.RestoreFromArchiveAsync(objects[0].Key, cancellationToken: Ct);
-        Assert.Equal(restored.RowsInArchive, restored.RowsRestored);
+        foreach (var o in objects)
+        {
+            await ctx.Archiver.RestoreFromArchiveAsync(o.Key, cancellationToken: Ct);
+        }
+
+        Assert.Equal(original, await ctx.ContentMd5Async(Table));
     }
 
     public static TheoryData<string> FailurePoints =>
@@ -50,7 +69,7 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto_fail", withS3: true);
         await ctx.SeedMetricsAsync(5);
-        var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
+        var original = await ctx.ContentMd5Async(Table);
         var failing = ctx.CreateArchiver();
         var failed = false;
         if (failAt == "DuringUpload")
@@ -72,16 +91,33 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
             };
         }
 
-        await Assert.ThrowsAnyAsync<Exception>(() => failing.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct));
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => failing.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct));
+        // The injected failure itself (or the archiver's wrapping of it), not some other crash.
+        Assert.True(Injected(error), $"the run failed, but not with the injected failure: {error}");
 
         var resumed = await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
 
+        Assert.NotEmpty(resumed);
         Assert.All(resumed, s => Assert.True(s.Dropped, s.Outcome));
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
         Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table} WHERE created_at < now() - interval '3 days'"));
         Assert.Equal(0L, await ctx.DataSource.ScalarAsync<long>(
             "SELECT count(*) FROM (SELECT range_start FROM financehub.archives GROUP BY table_name, range_start, range_end HAVING count(*) > 1) d"));
+        // What the archives hold, restored, is the table as it was, row for row.
+        await ctx.RestoreEverythingAsync(Table);
+        Assert.Equal(original, await ctx.ContentMd5Async(Table));
+    }
+
+    private static bool Injected(Exception? error)
+    {
+        for (; error is not null; error = error.InnerException)
+        {
+            if (error is IOException && error.Message.StartsWith("injected failure", StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     [Fact]
@@ -89,7 +125,7 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto_race", withS3: false);
         await ctx.SeedMetricsAsync(4);
-        var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
+        await ctx.DataSource.ExecuteAsync("CREATE TABLE expected AS SELECT * FROM performance_metrics");
         var archiver = ctx.CreateArchiver();
         var inserted = false;
         archiver.Checkpoint = async (checkpoint, id) =>
@@ -100,6 +136,7 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
                 // A late writer: a row in the range that was just exported and verified.
                 await ctx.DataSource.ExecuteAsync(
                     "INSERT INTO performance_metrics (created_at, metric_name, value) SELECT range_start + interval '1 minute', 'late', 42 FROM financehub.archives WHERE id = $1", id);
+                await ctx.DataSource.ExecuteAsync("INSERT INTO expected SELECT * FROM performance_metrics WHERE metric_name = 'late'");
             }
         };
 
@@ -107,11 +144,10 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
 
         Assert.True(inserted);
         Assert.All(steps, s => Assert.True(s.Dropped, s.Outcome));
-        Assert.Equal(total + 1, await ctx.RowsAccountedForAsync(Table));
-        var archive = (await ctx.Archiver.ListLocalArchivesAsync(cancellationToken: Ct)).Single(a => a.Manifest.Id == steps[0].ArchiveId);
-        await ctx.DataSource.ExecuteAsync("DELETE FROM performance_metrics");
-        await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
+        // Everything the archives hold, restored, is the table as it was plus the late row, row for row.
+        await ctx.RestoreEverythingAsync(Table);
         Assert.Equal(1L, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM performance_metrics WHERE metric_name = 'late'"));
+        Assert.Equal(await ctx.ContentMd5Async("expected"), await ctx.ContentMd5Async(Table));
     }
 
     [Fact]
@@ -158,7 +194,7 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
     {
         await using var ctx = await ArchiveTestContext.CreateAsync(fixture, "auto_kill", withS3: false);
         await ctx.SeedMetricsAsync(12);
-        var total = await ctx.DataSource.ScalarAsync<long>($"SELECT count(*) FROM {Table}");
+        var original = await ctx.ContentMd5Async(Table);
         var dll = typeof(FinanceHub.Data.Cli.CliApplication).Assembly.Location;
         var start = new System.Diagnostics.ProcessStartInfo("dotnet", [dll, "archive", Table, "--older-than-days", "2", "--connection", ctx.ConnectionString])
         {
@@ -167,6 +203,9 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
         start.Environment["ARCHIVE_BASE_PATH"] = ctx.Options.BasePath;
         start.Environment["ARCHIVE_S3_BUCKET"] = "";
 
+        bool killed;
+        int exitCode;
+        long archivedAtKill;
         using (var process = System.Diagnostics.Process.Start(start)!)
         {
             // Kill it once it has got somewhere: the first range exported.
@@ -177,18 +216,27 @@ public sealed class AutomatedArchiveTests(DatabaseFixture fixture)
                 await Task.Delay(20, Ct);
             }
 
-            if (!process.HasExited)
+            killed = !process.HasExited;
+            archivedAtKill = await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM financehub.archives");
+            if (killed)
             {
                 process.Kill(entireProcessTree: true);
             }
 
             await process.WaitForExitAsync(Ct);
+            exitCode = process.ExitCode;
         }
 
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
+        // It was killed mid-run, by SIGKILL (.NET reports 128 + the signal), not finished or failed by itself.
+        Assert.True(killed, $"the archive process ended by itself (exit code {exitCode}) before it could be killed");
+        Assert.Equal(128 + 9, exitCode);
+        Assert.True(archivedAtKill > 0, "the archive process was killed before it had archived anything");
         var finished = await ctx.Archiver.RunAutomatedArchiveAsync(Table, 2, cancellationToken: Ct);
+        // The new run had work left (the kill interrupted the job, it did not land after it).
+        Assert.Contains(finished, s => s.Outcome != "already archived and dropped");
         Assert.All(finished, s => Assert.True(s.Dropped, s.Outcome));
-        Assert.Equal(total, await ctx.RowsAccountedForAsync(Table));
+        await ctx.RestoreEverythingAsync(Table);
+        Assert.Equal(original, await ctx.ContentMd5Async(Table));
     }
 
     [Fact]

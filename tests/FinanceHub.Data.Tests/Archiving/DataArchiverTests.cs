@@ -85,6 +85,7 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         await File.WriteAllBytesAsync(big, data, Ct);
         await ctx.SeedMetricsAsync(2);
         var (start, end) = (DateTimeOffset.UtcNow.AddDays(-3), DateTimeOffset.UtcNow);
+        var original = await ctx.ContentMd5Async("performance_metrics");
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("performance_metrics", start, end), cancellationToken: Ct);
         var key = $"archives/performance_metrics/{Path.GetFileName(archive.LocalPath!)}";
 
@@ -100,8 +101,16 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
 
         var head = await ctx.S3!.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = ctx.Options.S3Bucket, Key = "archives/big.bin" }, Ct);
         Assert.Equal(data.Length, head.ContentLength);
+        // The multipart object, fetched back by the test's own client, is the file byte for byte.
+        using (var fetched = await ctx.S3.GetObjectAsync(ctx.Options.S3Bucket, "archives/big.bin", Ct))
+        using (var sha = System.Security.Cryptography.SHA256.Create())
+        {
+            Assert.Equal(Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(data)), Convert.ToHexString(await sha.ComputeHashAsync(fetched.ResponseStream, Ct)));
+        }
+
         Assert.Contains(listed, o => o.Key == key);
         Assert.Equal(archive.Manifest.RowCount, restored.RowsRestored);
+        Assert.Equal(original, await ctx.ContentMd5Async("performance_metrics"));
         Assert.Contains("does not exist", noBucket.Message, StringComparison.Ordinal);
     }
 
@@ -152,7 +161,8 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         var asset = await ctx.DataSource.InsertAssetAsync("BTC");
         await ctx.DataSource.InsertPricesAsync(asset, DateTimeOffset.UtcNow.AddDays(-90), DateTimeOffset.UtcNow.AddDays(-40), TimeSpan.FromHours(1));
         var (start, end) = (DateTimeOffset.UtcNow.AddDays(-91), DateTimeOffset.UtcNow.AddDays(-39));
-        var before = await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic");
+        const string Content = "SELECT count(*), md5(string_agg(p::text, ',' ORDER BY asset_id, date)) FROM asset_prices_historic p";
+        var before = (await ctx.DataSource.QueryAsync(Content))[0];
         var archive = await ctx.Archiver.ArchiveTableAsync(new ArchiveRequest("asset_prices_historic", start, end), cancellationToken: Ct);
         await ctx.DataSource.ExecuteAsync("DELETE FROM asset_prices_historic WHERE date < now() - interval '60 days'");
         await ctx.DataSource.ExecuteAsync("SELECT count(compress_chunk(c, if_not_compressed => true)) FROM show_chunks('asset_prices_historic') c");
@@ -160,7 +170,7 @@ public sealed class DataArchiverTests(DatabaseFixture fixture)
         var restored = await ctx.Archiver.RestoreFromArchiveAsync(archive.LocalPath!, cancellationToken: Ct);
 
         Assert.True(restored.RowsRestored > 0);
-        Assert.Equal(before, await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM asset_prices_historic"));
+        Assert.Equal(before, (await ctx.DataSource.QueryAsync(Content))[0]);
         Assert.True(await ctx.DataSource.ScalarAsync<long>("SELECT count(*) FROM timescaledb_information.chunks WHERE hypertable_name = 'asset_prices_historic' AND is_compressed") > 0);
     }
 
