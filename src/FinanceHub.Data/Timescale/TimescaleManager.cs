@@ -304,7 +304,15 @@ public sealed partial class TimescaleManager(
         };
         foreach (var chunk in chunks)
         {
-            await dataSource.ExecuteAsync(sql, [new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlDbType.Oid }], cancellationToken);
+            try
+            {
+                await dataSource.ExecuteAsync(sql, [new NpgsqlParameter { Value = chunk, NpgsqlDbType = NpgsqlDbType.Oid }], cancellationToken);
+            }
+            catch (PostgresException ex) when (toColumnstore && ex.SqlState == PostgresErrorCodes.DuplicateObject)
+            {
+                // "chunk ... is already compressed": the compression policy compressed it between the listing and this
+                // call (TimescaleDB reads if_not_compressed before it locks the chunk). It is where it was asked to be.
+            }
         }
 
         return chunks.Count;
