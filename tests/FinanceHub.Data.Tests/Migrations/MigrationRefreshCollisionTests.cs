@@ -144,7 +144,7 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
         }
     }
 
-    private sealed record Applied(int ExitCode, string Output, string Error, DateTimeOffset FinishedAt);
+    private sealed record Applied(int ExitCode, string Output, string Error);
 
     private async Task<Applied> ApplyAsync(string applier, string connectionString, NpgsqlDataSource dataSource)
     {
@@ -163,19 +163,19 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
                         ["TIMESCALE_DB_NAME"] = null, ["TIMESCALE_DB_USER"] = null, ["TIMESCALE_DB_PASSWORD"] = null,
                     },
                     TimeSpan.FromMinutes(5));
-                return new(result.ExitCode, result.Output, result.Error, DateTimeOffset.UtcNow);
+                return new(result.ExitCode, result.Output, result.Error);
             }
 
             case "bundle":
             {
                 var result = await Processes.RunAsync(await MigrationBundleTests.GetBundleAsync(), ["--connection", connectionString]);
-                return new(result.ExitCode, result.Output, result.Error, DateTimeOffset.UtcNow);
+                return new(result.ExitCode, result.Output, result.Error);
             }
 
             case "migrate":
             {
                 var (code, output, error) = await RunCliAsync("migrate", "--connection", connectionString);
-                return new(code, output, error, DateTimeOffset.UtcNow);
+                return new(code, output, error);
             }
 
             case "idempotent script":
@@ -187,7 +187,7 @@ public sealed class MigrationRefreshCollisionTests(DatabaseFixture fixture)
                 }
 
                 var failure = await Record.ExceptionAsync(() => SqlScriptTests.PsqlAsync(connectionString, dataSource, script));
-                return new(failure is null ? 0 : 1, "", failure?.Message ?? "", DateTimeOffset.UtcNow);
+                return new(failure is null ? 0 : 1, "", failure?.Message ?? "");
             }
 
             default:
