@@ -153,6 +153,8 @@ public static class ExitCodes
     internal static (int Code, string Reason)? Classify(Exception exception) => exception switch
     {
         OperationCanceledException => (Failed, "cancelled"),
+        // After a load's rows were sent for commit: its own words say what is known and what to run.
+        FinanceHub.Data.Ingest.LoadInterruptedException e => (Unreachable, OneLine(CliWording.Of(e.Message))),
         PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } e =>
             (Usage, OneLine($"the database refused the login ({e.SqlState}: {e.MessageText}); check the user and password in --connection, " +
                             "FINANCEHUB_CONNECTION_STRING or TIMESCALE_DB_USER/TIMESCALE_DB_PASSWORD")),
@@ -213,6 +215,8 @@ internal static class CliWording
         ("Load with ConflictMode.Skip to keep the rows that are there, or ConflictMode.Update to replace them.",
          "Pass --on-conflict Skip to keep the rows that are there, or --on-conflict Update to replace them."),
         ("(ITimescaleManager.CreateHypertableAsync or 'financehub-data convert')", "(financehub-data convert check, then convert run)"),
+        ("load with one stream (Parallelism = 1)", "load with --parallel 1"),
+        ("the same load key (the command line's is the file's SHA-256)", "the same file (or --load-key)"),
     ];
 
     public static string Of(string message)

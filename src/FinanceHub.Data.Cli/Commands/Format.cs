@@ -8,8 +8,11 @@ internal static class Format
     /// <summary>A line for each aggregate refresh that is pending behind a concurrent refresh (none when all were done).</summary>
     public static IEnumerable<string> PendingRefreshes(IReadOnlyList<Timescale.AggregateRefreshResult>? refreshes)
         => (refreshes ?? []).Where(r => r.Status == Timescale.AggregateRefreshStatus.Pending).Select(r =>
-            $"note: {r.View} was not refreshed over the loaded range because a concurrent refresh held it ({r.Detail}); " +
-            "the rows are committed and the window is recorded: the next 'financehub-data maintain' refreshes it.");
+            r.Detail is { } detail && detail.StartsWith("refreshing after the commit failed", StringComparison.Ordinal)
+                ? $"warning: the rows are committed, but {r.View} is not refreshed over them yet ({detail}); the next 'financehub-data maintain', " +
+                  "or this command run again, completes it. Until then its candles there may lack them."
+                : $"note: {r.View} was not refreshed over the loaded range because a concurrent refresh held it ({r.Detail}); " +
+                  "the rows are committed and the window is recorded: the next 'financehub-data maintain' refreshes it.");
 
     public static string Bytes(long? bytes) => bytes switch
     {

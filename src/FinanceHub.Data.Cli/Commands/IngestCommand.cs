@@ -17,9 +17,15 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     private readonly Option<int> _parallel = new("--parallel")
     {
         Description = "Price loads: COPY streams at once (1-64, default 1). Above 1 the streams commit together once all have written: " +
-                      "a bad row or duplicate still leaves nothing, but created symbols stay, and a connection lost during the final commits " +
-                      "can leave part of the load (run it again with --on-conflict Skip).",
+                      "a bad row or duplicate still leaves nothing, but created symbols stay; a connection lost during the final commits " +
+                      "can leave part of the load, which running the same command again completes.",
         DefaultValueFactory = _ => 1,
+    };
+    private readonly Option<string?> _loadKey = new("--load-key")
+    {
+        Description = "Price loads: the name under which the load is recorded when it commits (default: the file's SHA-256; none for standard " +
+                      "input). Run again with the same key, a load that is in loads nothing and says so, and one interrupted between its " +
+                      "streams' commits loads the rest. Give another key to load the same rows again on purpose.",
     };
     private readonly Option<string> _table = new("--table")
     {
@@ -35,7 +41,7 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
     {
         var command = new Command("ingest", "Load a CSV file into a hypertable through binary COPY (all or nothing). Timestamps must carry an offset (Z or +hh:mm).")
         {
-            _file, _onConflict, _createSymbols, _table, _parallel,
+            _file, _onConflict, _createSymbols, _table, _parallel, _loadKey,
         };
         _parallel.Validators.Add(result =>
         {
@@ -60,16 +66,25 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         await using var services = CliContext.CreateServices(parseResult);
         var ingestor = services.GetRequiredService<IBulkIngestor>();
         var total = file.Name == "-" ? 0 : file.Length;
+        var table = parseResult.GetValue(_table)!;
+        var loadKey = parseResult.GetValue(_loadKey);
+        if (loadKey is null && file.Name != "-" && table == "asset_prices_historic")
+        {
+            // The file's content names the load: the same file run again is the same load, wherever it lies.
+            await using var hashed = File.OpenRead(file.FullName);
+            loadKey = "sha256:" + Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(hashed, cancellationToken));
+        }
+
         await using var input = file.Name == "-" ? Console.OpenStandardInput() : File.OpenRead(file.FullName);
         var options = new IngestOptions
         {
             OnConflict = parseResult.GetValue(_onConflict),
             OnUnknownSymbol = parseResult.GetValue(_createSymbols) ? UnknownSymbolMode.Create : UnknownSymbolMode.Reject,
             Parallelism = parseResult.GetValue(_parallel),
+            LoadKey = loadKey,
         };
 
         IngestResult result;
-        var table = parseResult.GetValue(_table)!;
         var progressLines = context.ProgressLines<long>(n => $"loaded {n:N0} rows");
         if (table == "performance_metrics")
         {
@@ -104,11 +119,19 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         {
             await context.WriteJsonAsync(result);
         }
+        else if (result is { State: IngestLoadState.AlreadyLoaded, Earlier: { } earlier })
+        {
+            await context.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Nothing left to load: this load ({options.LoadKey}) committed {earlier.Rows:N0} rows at {Format.Time(earlier.LoadedAt)}; nothing was written now."));
+        }
         else
         {
             var created = result.AssetsCreated.Count > 0 ? $"; created {string.Join(", ", result.AssetsCreated)}" : "";
+            var completed = result.State == IngestLoadState.Completed
+                ? "; an earlier run of this load had committed only some of its streams: the rest is in now, the rows it committed kept"
+                : "";
             await context.Output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Loaded {result.RowsRead:N0} rows ({result.RowsWritten:N0} written, {result.RowsSkipped:N0} skipped) in {result.Elapsed.TotalSeconds:N1} s, {result.RowsPerSecond:N0} rows/s{created}."));
+                $"Loaded {result.RowsRead:N0} rows ({result.RowsWritten:N0} written, {result.RowsSkipped:N0} skipped) in {result.Elapsed.TotalSeconds:N1} s, {result.RowsPerSecond:N0} rows/s{created}{completed}."));
         }
 
         foreach (var line in Format.PendingRefreshes(result.AggregateRefreshes))

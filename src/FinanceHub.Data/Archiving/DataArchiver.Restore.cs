@@ -18,12 +18,20 @@ public sealed partial class DataArchiver
         {
             var target = table ?? manifest.Table;
             long restored;
+            long[] owed = [];
             await using (var connection = await dataSource.OpenConnectionAsync(cancellationToken))
             {
                 await using (var transaction = await connection.BeginTransactionAsync(cancellationToken))
                 {
                     var columns = await ArchiveColumns.ReadAsync(connection, transaction, ResolveTable(target), cancellationToken);
                     RequireSameSchema(manifest, target, columns);
+                }
+
+                // The refresh the restored rows will owe, recorded before any of them is written (the restore commits in
+                // one or several transactions): however it ends, maintain completes it. One that wrote nothing owes nothing.
+                if (target == Hypertables.AssetPrices.Table)
+                {
+                    owed = await OwedRefreshes.RecordAsync(connection, null, manifest.RangeStart, manifest.RangeEnd, $"restore of archive {manifest.Id}", cancellationToken);
                 }
 
                 // A large gzip CSV archive into an empty range: over several COPY streams, verified in the same pass.
@@ -57,7 +65,11 @@ public sealed partial class DataArchiver
             Telemetry.FinanceHubTelemetry.Restored(target, restored);
             if (restored > 0 && target == Hypertables.AssetPrices.Table)
             {
-                refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+                refreshes = await OwedRefreshes.CompleteAsync(timescale, dataSource, owed, manifest.RangeStart, manifest.RangeEnd, cancellationToken);
+            }
+            else if (owed.Length > 0)
+            {
+                await dataSource.ExecuteAsync("DELETE FROM financehub.pending_refreshes WHERE id = ANY($1)", [owed], cancellationToken);
             }
 
             return new RestoreResult(manifest.Id, target, manifest.RowCount, restored, refreshes);

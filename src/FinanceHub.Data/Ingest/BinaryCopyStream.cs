@@ -44,6 +44,9 @@ internal sealed class BinaryCopyStream : IAsyncDisposable
     public static async Task<BinaryCopyStream> BeginAsync(NpgsqlConnection connection, string copySql, CancellationToken cancellationToken)
         => new(await connection.BeginRawBinaryCopyAsync(copySql, cancellationToken));
 
+    /// <inheritdoc cref="BeginAsync"/>
+    public static BinaryCopyStream Begin(NpgsqlConnection connection, string copySql) => new(connection.BeginRawBinaryCopy(copySql));
+
     public void StartRow(short fields) => BinaryPrimitives.WriteInt16BigEndian(Reserve(2), fields);
 
     public void Null() => BinaryPrimitives.WriteInt32BigEndian(Reserve(4), -1);
@@ -176,20 +179,33 @@ internal sealed class BinaryCopyStream : IAsyncDisposable
     /// <summary>Ends the COPY: the rows are then in the table, in the connection's transaction. The server's errors surface here.</summary>
     public void Complete()
     {
-        WriteTrailer();
-        _stream.Write(_buffer, 0, _length);
-        _length = 0;
-        _completed = true;
-        _stream.Dispose();
+        try
+        {
+            WriteTrailer();
+            _stream.Write(_buffer, 0, _length);
+            _length = 0;
+            _stream.Dispose();
+        }
+        finally
+        {
+            // Ended either way: one that failed here failed the transaction; cancelling it after would only fail again.
+            _completed = true;
+        }
     }
 
     /// <inheritdoc cref="Complete"/>
     public async Task CompleteAsync(CancellationToken cancellationToken)
     {
-        WriteTrailer();
-        await FlushAsync(cancellationToken);
-        _completed = true;
-        await _stream.DisposeAsync();
+        try
+        {
+            WriteTrailer();
+            await FlushAsync(cancellationToken);
+            await _stream.DisposeAsync();
+        }
+        finally
+        {
+            _completed = true;
+        }
     }
 
     /// <summary>Cancels the COPY unless it was completed: the server discards what it received.</summary>

@@ -44,6 +44,8 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
     private const decimal MaxPrice = 999_999_999_999.99999999m;
     private const decimal MaxVolume = 99_999_999_999_999_999_999.99999999m;
 
+    private const string PriceTable = "asset_prices_historic";
+
     private const string PriceColumns = "asset_id, date, open, high, low, close, adjusted_close, volume, trade_count, source";
 
     internal const string StagingTableSql =
@@ -73,31 +75,79 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         }
 
         var stopwatch = Stopwatch.StartNew();
+        var state = IngestLoadState.Loaded;
+        var ledger = false;
+        if (options.LoadKey is { } key)
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            ledger = await LoadLedger.ExistsAsync(connection, cancellationToken);
+            if (ledger && await LoadLedger.FindAsync(connection, key, PriceTable, cancellationToken) is { } earlier)
+            {
+                if (earlier.Complete)
+                {
+                    // Nothing left to load; what it still owes the aggregates (its run was interrupted after the commit) is done now.
+                    LogAlreadyLoaded(key, earlier.Rows, earlier.LoadedAt);
+                    var owed = earlier.First is { } first && earlier.Last is { } last
+                        ? await OwedRefreshes.CompleteRecordedAsync(timescale, dataSource, first, last, cancellationToken)
+                        : [];
+                    return new IngestResult(0, 0, 0, [], earlier.First, earlier.Last, stopwatch.Elapsed, owed, IngestLoadState.AlreadyLoaded,
+                        new EarlierLoad(earlier.Rows, earlier.LoadedAt, earlier.PartsCommitted, earlier.Parts));
+                }
+
+                // Some of its streams committed before an interruption: load it all again, keeping the rows that are there.
+                LogCompletingLoad(key, earlier.PartsCommitted, earlier.Parts);
+                state = IngestLoadState.Completed;
+                options = options.OnConflict == ConflictMode.Error ? options with { OnConflict = ConflictMode.Skip } : options;
+            }
+        }
+
         var staged = options.OnConflict != ConflictMode.Error;
         var copySql = staged
             ? $"COPY financehub_price_staging ({PriceColumns}, ordinal) FROM STDIN (FORMAT BINARY)"
             : $"COPY asset_prices_historic ({PriceColumns}) FROM STDIN (FORMAT BINARY)";
+
+        // Recorded in the load's own transactions: the refresh it owes (in the first, which commits first) and, with a
+        // load key, each transaction's part.
+        var attempt = Guid.NewGuid();
+        long[] owedIds = [];
+        async Task BeforeCommitAsync(ParallelPriceLoad.Part part, CancellationToken ct)
+        {
+            if (part.Index == 0 && options.RefreshAggregates && part.Min is { } from && part.Max is { } to)
+            {
+                owedIds = await OwedRefreshes.RecordAsync(part.Connection, part.Transaction, from, to,
+                    $"ingest{(options.LoadKey is { } k ? $" {k}" : "")}", ct);
+            }
+
+            if (ledger)
+            {
+                await LoadLedger.RecordAsync(part.Connection, part.Transaction, options.LoadKey!, attempt, part.Index, part.Parts, PriceTable, part.Rows,
+                    part.Min, part.Max, ct);
+            }
+        }
+
         IngestResult result;
         if (options.Parallelism > 1)
         {
-            var outcome = await new ParallelPriceLoad(dataSource, options.Parallelism, staged, copySql, MergeSql(options.OnConflict))
-                .RunAsync(rows, options, cancellationToken);
+            var outcome = await new ParallelPriceLoad(dataSource, options.Parallelism, staged, copySql, MergeSql(options.OnConflict), logger)
+                .RunAsync(rows, options, BeforeCommitAsync, cancellationToken);
             options.Progress?.Report(outcome.Count);
             result = new IngestResult(outcome.Count, outcome.Written, outcome.Count - outcome.Written, outcome.Created, outcome.Min, outcome.Max, stopwatch.Elapsed);
         }
         else
         {
-            result = await LoadInOneTransactionAsync(rows, options, staged, copySql, stopwatch, cancellationToken);
+            result = await LoadInOneTransactionAsync(rows, options, staged, copySql, BeforeCommitAsync, stopwatch, cancellationToken);
         }
 
-        LogLoaded("asset_prices_historic", result.RowsRead, result.RowsWritten, stopwatch.ElapsedMilliseconds);
-        Telemetry.FinanceHubTelemetry.Ingested("asset_prices_historic", result.RowsWritten);
-        if (options.RefreshAggregates && result.MinDate is { } from && result.MaxDate is { } to)
+        LogLoaded(PriceTable, result.RowsRead, result.RowsWritten, stopwatch.ElapsedMilliseconds);
+        Telemetry.FinanceHubTelemetry.Ingested(PriceTable, result.RowsWritten);
+        result = result with { State = state };
+        if (options.RefreshAggregates && result.MinDate is { } start && result.MaxDate is { } end)
         {
-            var refreshes = await PriceAggregateRefresher.RefreshTouchedAsync(timescale, from, to, cancellationToken);
+            // The rows are committed: from here nothing throws for a failed refresh; it stays owed (recorded) and says so.
+            var refreshes = await OwedRefreshes.CompleteAsync(timescale, dataSource, owedIds, start, end, cancellationToken);
             foreach (var refresh in refreshes.Where(r => r.Status == AggregateRefreshStatus.Refreshed))
             {
-                LogRefreshed(refresh.View, from, to);
+                LogRefreshed(refresh.View, start, end);
             }
 
             result = result with { AggregateRefreshes = refreshes };
@@ -106,8 +156,8 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         return result;
     }
 
-    private async Task<IngestResult> LoadInOneTransactionAsync(
-        IAsyncEnumerable<PriceRow> rows, IngestOptions options, bool staged, string copySql, Stopwatch stopwatch, CancellationToken cancellationToken)
+    private async Task<IngestResult> LoadInOneTransactionAsync(IAsyncEnumerable<PriceRow> rows, IngestOptions options, bool staged, string copySql,
+        Func<ParallelPriceLoad.Part, CancellationToken, Task> beforeCommit, Stopwatch stopwatch, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
@@ -183,7 +233,19 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
             written = await merge.ExecuteNonQueryAsync(cancellationToken);
         }
 
-        await transaction.CommitAsync(cancellationToken);
+        await beforeCommit(new ParallelPriceLoad.Part(0, 1, connection, transaction, written, min, max), cancellationToken);
+        try
+        {
+            // Not cancellable: once sent, the commit's outcome is the server's to tell.
+            await transaction.CommitAsync(CancellationToken.None);
+        }
+        catch (NpgsqlException ex) when (ex is not PostgresException)
+        {
+            throw new LoadInterruptedException(
+                $"The connection was lost while the load of {count:N0} rows committed ({ex.Message}): whether it is in is unknown until the database is back. " +
+                "Run the same load again with the same load key (the command line's is the file's SHA-256): it says whether it is in, and loads it if not.", ex);
+        }
+
         options.Progress?.Report(count);
         return new IngestResult(count, written, count - written, created, min, max, stopwatch.Elapsed);
     }
@@ -222,8 +284,15 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
         }
     }
 
+    /// <summary>
+    /// The server names the duplicate key in its detail, which Npgsql withholds unless the connection string says
+    /// <c>Include Error Detail=true</c>; without it the constraint's name would be a chunk's, meaningless to the reader.
+    /// </summary>
     internal static DuplicateRowException Duplicate(PostgresException ex)
-        => new(ex.Detail is { Length: > 0 } d && !d.Contains("redacted", StringComparison.OrdinalIgnoreCase) ? d : ex.ConstraintName ?? ex.MessageText, ex);
+        => new(ex.Detail is { Length: > 0 } d && !d.Contains("redacted", StringComparison.OrdinalIgnoreCase)
+            ? d
+            : "the key (asset_id, date) of asset_prices_historic; the server's detail, which names the row, is withheld unless the connection string " +
+              "has 'Include Error Detail=true'", ex);
 
     /// <inheritdoc />
     public async Task<IngestResult> IngestMetricsAsync(
@@ -494,4 +563,11 @@ public sealed partial class BulkIngestor(NpgsqlDataSource dataSource, ITimescale
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Refreshed {View} over {Start} - {End} after a backfill")]
     private partial void LogRefreshed(string view, DateTimeOffset start, DateTimeOffset end);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Load {LoadKey} is in already ({Rows} rows, committed {LoadedAt}): nothing left to load")]
+    private partial void LogAlreadyLoaded(string loadKey, long rows, DateTimeOffset loadedAt);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning,
+        Message = "Load {LoadKey}: an earlier run committed {Committed} of its {Parts} streams before it was interrupted; loading it again, keeping the rows that are there")]
+    private partial void LogCompletingLoad(string loadKey, int committed, int parts);
 }

@@ -65,6 +65,16 @@ public sealed record IngestOptions
     /// </summary>
     public int Parallelism { get; init; } = 1;
 
+    /// <summary>
+    /// Names the load so that running it again is safe (the command line uses the SHA-256 of the file). Each committed
+    /// transaction of the load records itself under this key (<c>financehub.loads</c>), in itself. Run again with the same
+    /// key, a load that committed loads nothing and says so (<see cref="IngestLoadState.AlreadyLoaded"/>), completing any
+    /// aggregate refresh it still owes; one whose parallel streams committed only in part (an interruption between their
+    /// commits) loads the rest, keeping the rows that are there (<see cref="IngestLoadState.Completed"/>). Null (the
+    /// default): not recorded, and a second run is a second load.
+    /// </summary>
+    public string? LoadKey { get; init; }
+
     /// <summary>Called every <see cref="ProgressInterval"/> rows with the number written so far.</summary>
     public IProgress<long>? Progress { get; init; }
 
@@ -84,14 +94,52 @@ public sealed record IngestOptions
 /// <param name="MaxDate">Latest row time.</param>
 /// <param name="Elapsed">Wall time of the load.</param>
 /// <param name="AggregateRefreshes">The price aggregates refreshed over the loaded range (rows written below their
-/// watermark); a <see cref="Timescale.AggregateRefreshStatus.Pending"/> one waits for its refresh policy, the rows are committed.</param>
+/// watermark). A <see cref="Timescale.AggregateRefreshStatus.Pending"/> one is owed, not lost: the rows are committed, the refresh
+/// is recorded in <c>financehub.pending_refreshes</c>, and <c>financehub-data maintain</c> completes it (its detail says why).</param>
+/// <param name="State">Loaded now, already loaded by an earlier run with the same <see cref="IngestOptions.LoadKey"/>, or
+/// completed after an earlier run committed part of it.</param>
+/// <param name="Earlier">With <see cref="IngestLoadState.AlreadyLoaded"/>: what the earlier run committed.</param>
 public sealed record IngestResult(
     long RowsRead, long RowsWritten, long RowsSkipped, IReadOnlyList<string> AssetsCreated, DateTimeOffset? MinDate, DateTimeOffset? MaxDate,
-    TimeSpan Elapsed, IReadOnlyList<Timescale.AggregateRefreshResult>? AggregateRefreshes = null)
+    TimeSpan Elapsed, IReadOnlyList<Timescale.AggregateRefreshResult>? AggregateRefreshes = null, IngestLoadState State = IngestLoadState.Loaded,
+    EarlierLoad? Earlier = null)
 {
     /// <summary>Rows read per second.</summary>
     public double RowsPerSecond => Elapsed > TimeSpan.Zero ? RowsRead / Elapsed.TotalSeconds : 0;
 }
+
+/// <summary>A run of the same load (same <see cref="IngestOptions.LoadKey"/>) that committed before.</summary>
+/// <param name="Rows">Rows it wrote.</param>
+/// <param name="LoadedAt">When it committed.</param>
+/// <param name="PartsCommitted">Its transactions that committed (all of them: <paramref name="Parts"/>).</param>
+/// <param name="Parts">Its transactions (its parallel streams).</param>
+public sealed record EarlierLoad(long Rows, DateTimeOffset LoadedAt, int PartsCommitted, int Parts);
+
+/// <summary>What a load found of earlier runs with its <see cref="IngestOptions.LoadKey"/>.</summary>
+public enum IngestLoadState
+{
+    /// <summary>Loaded by this run (no earlier run committed it).</summary>
+    Loaded,
+
+    /// <summary>An earlier run committed all of it: nothing was read or written now.</summary>
+    AlreadyLoaded,
+
+    /// <summary>An earlier run committed part of it (some of its parallel streams); this run loaded the rest, keeping the rows there.</summary>
+    Completed,
+}
+
+/// <summary>
+/// The connection was lost while a load committed, so whether (all of) its rows are in is unknown until the database is
+/// back. Running the same load again with the same <see cref="IngestOptions.LoadKey"/> finds out and finishes it.
+/// </summary>
+public sealed class LoadInterruptedException(string message, Exception inner) : Exception(message, inner);
+
+/// <summary>
+/// A parallel load's streams and another session waited on each other (through the client, where PostgreSQL's deadlock
+/// detector cannot see it), and the other session is not a TimescaleDB job that could be cancelled instead: the load was
+/// rolled back, nothing of it kept.
+/// </summary>
+public sealed class LoadLockCycleException(string message) : InvalidOperationException(message);
 
 /// <summary>A row that cannot be loaded; nothing of the load was written.</summary>
 public sealed class InvalidRowException : ArgumentException
@@ -121,5 +169,5 @@ public sealed class UnknownSymbolException(string symbol, string? detail = null)
 
 /// <summary>A load that hit rows already present with <see cref="ConflictMode.Error"/>; nothing was written.</summary>
 public sealed class DuplicateRowException(string detail, Exception inner) : InvalidOperationException(
-    $"The load contains a row that is already in the table ({detail}). Nothing was written. Load with ConflictMode.Skip " +
+    $"The load contains a row whose key is already in the table, or twice in the load ({detail}). Nothing was written. Load with ConflictMode.Skip " +
     "to keep the rows that are there, or ConflictMode.Update to replace them.", inner);

@@ -25,17 +25,18 @@ internal static class PriceAggregateRefresher
     /// watermark past rows it never materializes, and their candles would vanish.</item>
     /// </list>
     /// Rows inside the policy's window and above the watermark are left to the policy. A window that a concurrent refresh
-    /// keeps busy comes back <see cref="AggregateRefreshStatus.Pending"/>, not as an error.
+    /// keeps busy comes back <see cref="AggregateRefreshStatus.Pending"/>, not as an error. With <paramref name="only"/>, that
+    /// aggregate alone.
     /// </summary>
     public static async Task<IReadOnlyList<AggregateRefreshResult>> RefreshTouchedAsync(
-        ITimescaleManager timescale, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+        ITimescaleManager timescale, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken, string? only = null)
     {
         // Only the aggregates over the price rows: refreshing one refreshes the candle ladder's rungs over it (see RefreshRungsAsync).
         var refreshed = new List<AggregateRefreshResult>();
         var now = DateTimeOffset.UtcNow;
         foreach (var aggregate in await timescale.GetAggregatesAsync(cancellationToken))
         {
-            if (!Aggregates.All.Contains(aggregate.View))
+            if (!Aggregates.All.Contains(aggregate.View) || (only is not null && aggregate.View != only))
             {
                 continue;
             }

@@ -10,7 +10,7 @@ public static class Sql
         await using var command = dataSource.CreateCommand(sql);
         foreach (var p in parameters)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = p ?? DBNull.Value });
+            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p ?? DBNull.Value });
         }
 
         await using var reader = await command.ExecuteReaderAsync(TestContext.Current.CancellationToken);
@@ -34,7 +34,7 @@ public static class Sql
         await using var command = dataSource.CreateCommand(sql);
         foreach (var p in parameters)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = p ?? DBNull.Value });
+            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p ?? DBNull.Value });
         }
 
         var value = await command.ExecuteScalarAsync(TestContext.Current.CancellationToken);
@@ -46,7 +46,7 @@ public static class Sql
         await using var command = dataSource.CreateCommand(sql);
         foreach (var p in parameters)
         {
-            command.Parameters.Add(new NpgsqlParameter { Value = p ?? DBNull.Value });
+            command.Parameters.Add(p as NpgsqlParameter ?? new NpgsqlParameter { Value = p ?? DBNull.Value });
         }
 
         return await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);

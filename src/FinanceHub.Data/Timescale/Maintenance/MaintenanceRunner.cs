@@ -4,6 +4,7 @@ using FinanceHub.Data.Configuration;
 using FinanceHub.Data.Infrastructure;
 using FinanceHub.Data.Timescale.Catalog;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
@@ -31,6 +32,7 @@ public sealed partial class MaintenanceRunner(
 {
     private readonly TimescaleCatalog _catalog = new(dataSource);
     private readonly ConcurrentRefreshRetry _refreshRetry = new(options?.Value.AggregateRefreshRetry ?? new(), logger);
+    private TimescaleManager? _manager;
 
     private const string SelectPoliciesSql = """
         SELECT name, kind, target, drop_after, schedule_interval, enabled, next_run_at,
@@ -105,16 +107,26 @@ public sealed partial class MaintenanceRunner(
             return results;
         }
 
+        // 'rows' (since LoadLedger): the time span of rows a load wrote, whose refresh it still owes.
+        var hasKind = await dataSource.ScalarAsync<bool>(
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'financehub.pending_refreshes'::regclass AND attname = 'kind' AND NOT attisdropped)",
+            [], cancellationToken);
         var pending = await dataSource.QueryAsync(
-            "SELECT id, view_name, range_start, range_end FROM financehub.pending_refreshes ORDER BY id", [],
+            $"SELECT id, view_name, range_start, range_end, {(hasKind ? "kind" : "'window'")} FROM financehub.pending_refreshes ORDER BY id", [],
             r => (Id: r.GetInt64(0), View: r.GetString(1), Start: r.IsDBNull(2) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(2),
-                End: r.IsDBNull(3) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(3)), cancellationToken);
-        foreach (var (id, view, start, end) in pending)
+                End: r.IsDBNull(3) ? (DateTimeOffset?)null : r.GetFieldValue<DateTimeOffset>(3), Kind: r.GetString(4)), cancellationToken);
+        foreach (var (id, view, start, end, kind) in pending)
         {
             var stopwatch = Stopwatch.StartNew();
             var policy = $"pending refresh {id}";
             try
             {
+                if (kind == "rows" && start is { } from && end is { } to)
+                {
+                    results.Add(await CompleteOwedAsync(id, policy, view, from, to, stopwatch, cancellationToken));
+                    continue;
+                }
+
                 var (attempts, stillPending) = await _refreshRetry.ExecuteAsync(ct => dataSource.ExecuteAsync(
                     "CALL refresh_continuous_aggregate($1::regclass, $2, $3)",
                     [view, NpgsqlCommands.TimestampTz(start), NpgsqlCommands.TimestampTz(end)], ct), cancellationToken);
@@ -140,6 +152,26 @@ public sealed partial class MaintenanceRunner(
         }
 
         return results;
+    }
+
+    /// <summary>
+    /// A load's owed refresh: what rows written in [<paramref name="from"/>, <paramref name="to"/>] need from
+    /// <paramref name="view"/>, decided now against its watermark (as the load would have right after its commit).
+    /// </summary>
+    private async Task<MaintenanceRunResult> CompleteOwedAsync(
+        long id, string policy, string view, DateTimeOffset from, DateTimeOffset to, Stopwatch stopwatch, CancellationToken cancellationToken)
+    {
+        // Done, or handed on as a window of its own that a concurrent refresh keeps busy (recorded by the refresh).
+        _manager ??= new TimescaleManager(dataSource, this, NullLogger<TimescaleManager>.Instance, options);
+        var refreshes = await OwedRefreshes.CompleteRecordAsync(_manager, dataSource, id, view, from, to, cancellationToken);
+        return refreshes.FirstOrDefault(r => r.Status == AggregateRefreshStatus.Pending) is { } busy
+            ? new(policy, "refresh", view, MaintenanceOutcome.Pending,
+                $"rows loaded in [{from:O}, {to:O}]: [{busy.Start:O}, {busy.End:O}) held by a concurrent refresh ({busy.Detail}); kept for the next run",
+                stopwatch.Elapsed, Native: true)
+            : new(policy, "refresh", view, MaintenanceOutcome.Succeeded,
+                refreshes.Count == 0 ? $"rows loaded in [{from:O}, {to:O}]: nothing to refresh (their buckets are the refresh policy's)"
+                    : $"rows loaded in [{from:O}, {to:O}]: refreshed [{refreshes[0].Start:O}, {refreshes[0].End:O})",
+                stopwatch.Elapsed, Native: true);
     }
 
     private async Task<string> GetLicenseAsync(CancellationToken cancellationToken)
