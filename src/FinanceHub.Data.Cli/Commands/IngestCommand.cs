@@ -68,6 +68,11 @@ internal sealed class IngestCommand(CliContext context) : ICliCommand
         var total = file.Name == "-" ? 0 : file.Length;
         var table = parseResult.GetValue(_table)!;
         var loadKey = parseResult.GetValue(_loadKey);
+        if (loadKey is not null && table != "asset_prices_historic")
+        {
+            throw new CliUsageException($"ingest: --load-key applies to price loads; {table} loads are not recorded (run such a file once).");
+        }
+
         if (loadKey is null && file.Name != "-" && table == "asset_prices_historic")
         {
             // The file's content names the load: the same file run again is the same load, wherever it lies.

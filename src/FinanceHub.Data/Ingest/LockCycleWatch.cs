@@ -16,8 +16,8 @@ namespace FinanceHub.Data.Ingest;
 /// through this process. A compression policy that queues for a chunk one stream holds, ahead of another stream that
 /// needs the same chunk, is such a cycle.</para>
 /// <para>Every second, while the load runs, this asks the server which sessions block the load's own
-/// (<c>pg_blocking_pids</c>, followed through the sessions they wait for). A path from one of the load's sessions back to
-/// another of its sessions is a cycle. If a TimescaleDB job is on it (a compression, retention or refresh policy run by
+/// (<c>pg_blocking_pids</c>, followed through the sessions they wait for, for locks held to the end of a transaction).
+/// A path from one of the load's sessions back to another of its sessions, seen twice in a row, is a cycle. If a TimescaleDB job is on it (a compression, retention or refresh policy run by
 /// the job scheduler), the job is the victim, as PostgreSQL's own detector picks one: its statement is cancelled and the
 /// scheduler runs it again after its retry period. Otherwise (a session of a person or another application, or two of
 /// the load's own streams) the load is the victim: its sessions are ended, which rolls it back, and the error names the
@@ -38,6 +38,7 @@ internal sealed partial class LockCycleWatch : IAsyncDisposable
     private readonly Task _loop;
     private int _cancellations;
     private int _disposed;
+    private string? _lastSeen;
 
     private LockCycleWatch(NpgsqlDataSource dataSource, IReadOnlyDictionary<int, string> ours, CancellationTokenSource failed, ILogger logger)
     {
@@ -50,9 +51,6 @@ internal sealed partial class LockCycleWatch : IAsyncDisposable
 
     /// <summary>Why the load was stopped, when it was.</summary>
     public LoadLockCycleException? Failure { get; private set; }
-
-    /// <summary>Jobs whose statements were cancelled to let the load go on.</summary>
-    public int JobsCancelled => _cancellations;
 
     /// <summary>
     /// Starts watching the sessions in <paramref name="ours"/> (backend pid to what it is, e.g. "stream 2"); on a cycle
@@ -69,10 +67,16 @@ internal sealed partial class LockCycleWatch : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 await Task.Delay(Interval, _stop.Token);
-                if (await FindCycleAsync(connection) is { } path && !await ResolveAsync(connection, path))
+                // Seen twice in a row, a second apart: a wait that ends by itself (another stream extending the same
+                // index) cannot look like a cycle twice.
+                var path = await FindCycleAsync(connection);
+                var seen = path is null ? null : string.Join(",", path);
+                if (path is not null && seen == _lastSeen && !await ResolveAsync(connection, path))
                 {
                     return;
                 }
+
+                _lastSeen = seen;
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -90,11 +94,15 @@ internal sealed partial class LockCycleWatch : IAsyncDisposable
     {
         var paths = await connection.QueryAsync(null,
             """
-            WITH RECURSIVE waits (blocker, path) AS (
-              SELECT b, ARRAY[s, b] FROM unnest($1::int[]) s, unnest(pg_blocking_pids(s)) b
+            WITH RECURSIVE held (pid) AS (
+              -- Sessions waiting for a lock that is held to the end of its holder's transaction (not a relation
+              -- extension or page lock, released in microseconds).
+              SELECT pid FROM pg_locks WHERE NOT granted AND locktype NOT IN ('extend', 'page', 'spectoken', 'frozenid')),
+            waits (blocker, path) AS (
+              SELECT b, ARRAY[s, b] FROM unnest($1::int[]) s, unnest(pg_blocking_pids(s)) b WHERE s IN (SELECT pid FROM held)
               UNION ALL
               SELECT b, w.path || b FROM waits w, unnest(pg_blocking_pids(w.blocker)) b
-              WHERE NOT w.blocker = ANY($1) AND NOT b = ANY(w.path) AND cardinality(w.path) < 8)
+              WHERE NOT w.blocker = ANY($1) AND w.blocker IN (SELECT pid FROM held) AND NOT b = ANY(w.path) AND cardinality(w.path) < 8)
             SELECT path FROM waits WHERE blocker = ANY($1) LIMIT 1
             """, [_ours.Keys.ToArray()], r => r.GetFieldValue<int[]>(0), _stop.Token);
         return paths.Count == 0 ? null : paths[0];
