@@ -25,8 +25,14 @@ public sealed class InterruptedIngestTests(DatabaseFixture fixture)
     [InlineData("killed", 1)]
     [InlineData("disconnected", 2)]
     [InlineData("disconnected", 1)]
+    [InlineData("job", 2)]
     public async Task A_load_interrupted_after_its_commit_leaves_candles_that_its_rerun_or_maintain_make_exact(string interruption, int streams)
     {
+        if (interruption == "job")
+        {
+            fixture.RequireCommunity();
+        }
+
         var (connectionString, dataSource) = await fixture.CreateDatabaseAsync($"ingest_{interruption}", migrate: true);
         var directory = Directory.CreateTempSubdirectory("fh-interrupted-").FullName;
         try
@@ -59,6 +65,15 @@ public sealed class InterruptedIngestTests(DatabaseFixture fixture)
                 var rerun = await Processes.RunAsync("dotnet", [Tool, "ingest", backfill, "--parallel", $"{streams}", "--connection", connectionString]);
                 Assert.True(rerun.ExitCode == 0, rerun.Error);
                 Assert.Contains("Nothing left to load", rerun.Output, StringComparison.Ordinal);
+                await AssertCandlesExactAsync();
+            }
+            else if (interruption == "job")
+            {
+                // Community: TimescaleDB's own scheduler completes it, through the project's job (run now, in the foreground).
+                Assert.True(exitCode == 0, error);
+                var job = await dataSource.ScalarAsync<int>(
+                    "SELECT job_id FROM timescaledb_information.jobs WHERE proc_schema = 'financehub' AND proc_name = 'complete_owed_refreshes'");
+                await dataSource.ExecuteAsync($"CALL run_job({job})");
                 await AssertCandlesExactAsync();
             }
             else
